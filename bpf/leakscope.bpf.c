@@ -1,0 +1,490 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * leakscope's kernel side: sampled allocation capture for one CPython process.
+ *
+ * - Objects: every object is born at _Py_NewReference (called or inlined),
+ *   freelist reuse included. Each birth costs a few reads and one map delete;
+ *   only sampled births (byte-weighted) walk the Python stack. Deaths are not
+ *   probed: user space checks sampled objects' memory (refcount, type) and the
+ *   next birth at the same address retires a sample here.
+ * - Native: libc's malloc family, paired with free.
+ * - GC: pause times from the collector's entry/return or USDT probes.
+ *
+ * BPF captures; user space symbolizes and analyses.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+
+#include "leakscope.h"
+
+static __always_inline int ls_read(void *reader, void *dst, __u32 size, __u64 addr)
+{
+	return bpf_probe_read_user(dst, size, (const void *)addr);
+}
+#define LS_INLINE static __always_inline
+#include "pywalk.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define LS_COUNTDOWN_DRAWS 64
+
+/* Set by user space before load. */
+const volatile __u32 target_tgid = 0;
+const volatile struct ls_py_offsets py = {};
+const volatile struct ls_type_offsets types = {};
+/* Exponential draws with mean --sample-bytes, so sampling is byte-weighted
+ * (Poisson) without floating point here. */
+const volatile __s64 countdown_draws[LS_COUNTDOWN_DRAWS] = {};
+
+__u64 next_seq = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LS_ERR_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} errors SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LS_FAMILY_COUNT);
+	__type(key, __u32);
+	__type(value, struct ls_family_stats);
+} family_stats SEC(".maps");
+
+/* Bytes left before the next sample, per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} countdown SEC(".maps");
+
+/* Sampled live addresses -> seq, one map per family. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, __u64);
+} live_objects SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, __u64);
+} live_native SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct ls_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} samples SEC(".maps");
+
+/* Thread id -> PyThreadState*, revalidated on every use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} tstate_cache SEC(".maps");
+
+/* Pending sampled malloc calls: thread id -> requested size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_malloc SEC(".maps");
+
+/* GC collections in progress: thread id -> start time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} gc_start SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ls_gc_stats);
+} gc_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ls_stack);
+} stack_scratch SEC(".maps");
+
+static __always_inline void count_error(__u32 err)
+{
+	__u64 *c = bpf_map_lookup_elem(&errors, &err);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct ls_family_stats *stats_of(__u32 family)
+{
+	return bpf_map_lookup_elem(&family_stats, &family);
+}
+
+static __always_inline bool is_target(void)
+{
+	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+/* Register holding the probed argument; the cookie names it (enum ls_reg). */
+static __always_inline __u64 reg_value(struct pt_regs *ctx, __u64 reg)
+{
+	switch (reg) {
+	case LS_REG_R15: return ctx->r15;
+	case LS_REG_R14: return ctx->r14;
+	case LS_REG_R13: return ctx->r13;
+	case LS_REG_R12: return ctx->r12;
+	case LS_REG_BP: return ctx->bp;
+	case LS_REG_BX: return ctx->bx;
+	case LS_REG_R11: return ctx->r11;
+	case LS_REG_R10: return ctx->r10;
+	case LS_REG_R9: return ctx->r9;
+	case LS_REG_R8: return ctx->r8;
+	case LS_REG_AX: return ctx->ax;
+	case LS_REG_CX: return ctx->cx;
+	case LS_REG_DX: return ctx->dx;
+	case LS_REG_SI: return ctx->si;
+	default: return ctx->di;
+	}
+}
+
+/* True when this allocation of size bytes is sampled. */
+static __always_inline bool take_sample(__u64 size)
+{
+	__u32 zero = 0;
+	__s64 *left = bpf_map_lookup_elem(&countdown, &zero);
+
+	if (!left)
+		return false;
+	*left -= (__s64)size;
+	if (*left > 0)
+		return false;
+	*left = countdown_draws[bpf_get_prandom_u32() & (LS_COUNTDOWN_DRAWS - 1)];
+	return true;
+}
+
+/* The PyThreadState of the current thread: matched by pthread_self(), which is
+ * the fs base on x86-64 glibc, in the interpreter's thread list. */
+static __always_inline __u64 current_tstate(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 *cached = bpf_map_lookup_elem(&tstate_cache, &tid);
+	__u64 ts = 0, interp = 0, thread_id = 0;
+
+	if (cached && !ls_read(NULL, &thread_id, sizeof(thread_id), *cached + py.tstate_thread_id) &&
+	    thread_id == fsbase)
+		return *cached;
+
+	if (ls_read(NULL, &interp, sizeof(interp), py.runtime_addr + py.runtime_interp_head) ||
+	    !interp || ls_read(NULL, &ts, sizeof(ts), interp + py.interp_threads_head))
+		return 0;
+	for (int i = 0; i < LS_MAX_THREADS_WALK && ts; i++) {
+		if (ls_read(NULL, &thread_id, sizeof(thread_id), ts + py.tstate_thread_id))
+			return 0;
+		if (thread_id == fsbase) {
+			bpf_map_update_elem(&tstate_cache, &tid, &ts, BPF_ANY);
+			return ts;
+		}
+		if (ls_read(NULL, &ts, sizeof(ts), ts + py.tstate_next))
+			return 0;
+	}
+	return 0;
+}
+
+static __always_inline __u64 mix(__u64 h, __u64 v)
+{
+	h ^= v;
+	h *= 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+/* Walks the current Python stack into the stacks map; returns its id (0 on failure). */
+static __always_inline __u64 capture_stack(__u32 *flags_out)
+{
+	__u32 zero = 0;
+	struct ls_stack *st = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u64 tstate, frame, h = 0xcbf29ce484222325ull;
+	__s64 first;
+
+	if (!st)
+		return 0;
+	st->depth = 0;
+	st->flags = 0;
+	tstate = current_tstate();
+	if (!tstate) {
+		st->flags = LS_STACK_NO_THREAD;
+		count_error(LS_ERR_NO_THREAD_STATE);
+	} else {
+		first = ls_first_frame(NULL, (const struct ls_py_offsets *)&py, tstate);
+		frame = first < 0 ? 0 : (__u64)first;
+		if (first < 0)
+			st->flags |= LS_STACK_READ_FAILED;
+		else
+			st->flags |= ls_walk_frames(NULL, (const struct ls_py_offsets *)&py, &frame, st);
+		if (frame && !(st->flags & LS_STACK_READ_FAILED))
+			st->flags |= LS_STACK_TRUNCATED;
+	}
+	if (st->flags & LS_STACK_TRUNCATED)
+		count_error(LS_ERR_STACK_TRUNCATED);
+	if (st->flags & LS_STACK_READ_FAILED)
+		count_error(LS_ERR_STACK_READ_FAILED);
+
+	for (int i = 0; i < LS_MAX_FRAMES; i++) {
+		if (i >= st->depth)
+			break;
+		h = mix(h, st->frames[i].code);
+		h = mix(h, (__u64)(__u32)st->frames[i].offset);
+	}
+	h = mix(h, st->depth | ((__u64)st->flags << 32));
+	if (!h)
+		h = 1;
+	if (bpf_map_update_elem(&stacks, &h, st, BPF_NOEXIST) && !bpf_map_lookup_elem(&stacks, &h)) {
+		count_error(LS_ERR_STACK_MAP_FULL);
+		return 0;
+	}
+	*flags_out = st->flags;
+	return h;
+}
+
+static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type)
+{
+	struct ls_sample *s;
+	__u32 flags = 0;
+	__u64 seq = __sync_fetch_and_add(&next_seq, 1) + 1;
+	__u64 stack_id = capture_stack(&flags);
+	struct ls_family_stats *fs = stats_of(family);
+
+	if (fs)
+		fs->samples += 1;
+	if (bpf_map_update_elem(live, &addr, &seq, BPF_ANY)) {
+		count_error(LS_ERR_LIVE_MAP_FULL);
+		return;
+	}
+	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
+	if (!s) {
+		bpf_map_delete_elem(live, &addr);
+		count_error(LS_ERR_EVENT_RING_FULL);
+		return;
+	}
+	s->addr = addr;
+	s->seq = seq;
+	s->stack_id = stack_id;
+	s->type = type;
+	s->ts_ns = bpf_ktime_get_ns();
+	s->size = size > 0xffffffffull ? 0xffffffffu : (__u32)size;
+	s->family = family;
+	s->tid = (__u32)bpf_get_current_pid_tgid();
+	s->stack_flags = flags;
+	bpf_ringbuf_submit(s, 0);
+}
+
+/* Shallow size of a new object: basic size, items, and the GC header. */
+static __always_inline __u64 object_size(__u64 op, __u64 *type_out)
+{
+	__u64 type = 0, basic = 0, item = 0, flags = 0;
+	__s64 n = 0;
+
+	if (ls_read(NULL, &type, sizeof(type), op + types.object_type) || !type ||
+	    ls_read(NULL, &basic, sizeof(basic), type + types.basicsize) ||
+	    ls_read(NULL, &item, sizeof(item), type + types.itemsize) ||
+	    ls_read(NULL, &flags, sizeof(flags), type + types.flags))
+		return 0;
+	if (item) {
+		if (ls_read(NULL, &n, sizeof(n), op + types.var_size))
+			return 0;
+		if (n < 0) /* ints keep their sign in ob_size before 3.12 */
+			n = -n;
+		if (n > (1ll << 32))
+			n = 1ll << 32;
+	}
+	*type_out = type;
+	return basic + item * (__u64)n + ((flags & LS_TPFLAGS_HAVE_GC) ? types.gc_header : 0);
+}
+
+/* A Python object is born (new or off a freelist). Cookie: register with the object. */
+SEC("uprobe")
+int ls_object_new(struct pt_regs *ctx)
+{
+	__u64 op, size, type = 0;
+	struct ls_family_stats *fs;
+
+	if (!is_target())
+		return 0;
+	op = reg_value(ctx, bpf_get_attach_cookie(ctx));
+	/* A birth at a sampled address means that sample died unseen. */
+	if (bpf_map_delete_elem(&live_objects, &op) == 0 && (fs = stats_of(LS_FAMILY_OBJECT)))
+		fs->reused += 1;
+	size = object_size(op, &type);
+	fs = stats_of(LS_FAMILY_OBJECT);
+	if (fs)
+		fs->events += 1;
+	if (!size) {
+		count_error(LS_ERR_READ_FAILED);
+		return 0;
+	}
+	if (size > LS_PYMALLOC_MAX) /* malloc'd: the native family counts these bytes */
+		return 0;
+	if (fs)
+		fs->bytes += size;
+	if (take_sample(size))
+		record_sample(&live_objects, LS_FAMILY_OBJECT, op, size, type);
+	return 0;
+}
+
+static __always_inline void native_request(__u64 size)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ls_family_stats *fs = stats_of(LS_FAMILY_NATIVE);
+
+	if (fs) {
+		fs->events += 1;
+		fs->bytes += size;
+	}
+	if (take_sample(size))
+		bpf_map_update_elem(&pending_malloc, &tid, &size, BPF_ANY);
+}
+
+static __always_inline void native_release(__u64 addr)
+{
+	if (addr)
+		bpf_map_delete_elem(&live_native, &addr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ls_malloc, __u64 size)
+{
+	if (is_target())
+		native_request(size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ls_calloc, __u64 n, __u64 size)
+{
+	if (is_target())
+		native_request(n * size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ls_realloc, __u64 old, __u64 size)
+{
+	if (!is_target())
+		return 0;
+	native_release(old);
+	native_request(size);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ls_aligned_alloc, __u64 align, __u64 size)
+{
+	if (is_target())
+		native_request(size);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ls_malloc_return, __u64 addr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *size;
+
+	if (!is_target())
+		return 0;
+	size = bpf_map_lookup_elem(&pending_malloc, &tid);
+	if (!size)
+		return 0;
+	__u64 bytes = *size;
+	bpf_map_delete_elem(&pending_malloc, &tid);
+	if (addr)
+		record_sample(&live_native, LS_FAMILY_NATIVE, addr, bytes, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ls_free, __u64 addr)
+{
+	if (is_target())
+		native_release(addr);
+	return 0;
+}
+
+static __always_inline void gc_begin(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+
+	bpf_map_update_elem(&gc_start, &tid, &now, BPF_ANY);
+}
+
+static __always_inline void gc_end(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid(), zero = 0;
+	__u64 *start = bpf_map_lookup_elem(&gc_start, &tid);
+	struct ls_gc_stats *g = bpf_map_lookup_elem(&gc_stats, &zero);
+	__u64 pause;
+
+	if (!start || !g)
+		return;
+	pause = bpf_ktime_get_ns() - *start;
+	bpf_map_delete_elem(&gc_start, &tid);
+	__sync_fetch_and_add(&g->collections, 1);
+	__sync_fetch_and_add(&g->pause_ns, pause);
+	if (pause > g->max_pause_ns)
+		g->max_pause_ns = pause;
+}
+
+SEC("uprobe")
+int ls_gc_enter(struct pt_regs *ctx)
+{
+	if (is_target())
+		gc_begin();
+	return 0;
+}
+
+SEC("uretprobe")
+int ls_gc_exit(struct pt_regs *ctx)
+{
+	if (is_target())
+		gc_end();
+	return 0;
+}
+
+SEC("usdt")
+int ls_usdt_gc_start(struct pt_regs *ctx)
+{
+	if (is_target())
+		gc_begin();
+	return 0;
+}
+
+SEC("usdt")
+int ls_usdt_gc_done(struct pt_regs *ctx)
+{
+	if (is_target())
+		gc_end();
+	return 0;
+}

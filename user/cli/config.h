@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The command line, parsed once into a Config (CLI11).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace leakscope::cli {
+
+enum class Command { None, Dump, Trace, Run };
+
+struct Config {
+    Command command = Command::None;
+    pid_t pid = 0;                            // dump/trace: -p, --pid
+    std::vector<std::string> run_argv;        // run: the command after --
+    bool json_stdout = false;                 // dump: --json
+    std::string json_file;                    // trace/run: --json FILE
+    double duration_s = 0;                    // trace/run: --duration (0: until stopped)
+    double interval_s = 10;                   // trace/run: --interval
+    uint64_t sample_bytes = 64 * 1024;        // trace/run: --sample-bytes
+    uint32_t stack_storage = 16384;           // trace/run: --stack-storage
+    uint32_t max_live = 262144;               // trace/run: --max-live
+    bool fail_on_leak = false;                // run: --fail-on-leak
+    std::string debug_dir = "/usr/lib/debug"; // --debug-dir
+    bool verbose = false;                     // -v, --verbose
+    std::string color = "auto";               // --color auto|always|never
+};
+
+// Exit status of a run with --fail-on-leak that found suspects.
+constexpr int kLeakFoundStatus = 20;
+
+// Parses argv. Returns the Config, or an exit status when parsing already
+// finished the job (--help, --version) or failed (usage error, message printed).
+struct ParseResult {
+    std::optional<Config> config;
+    int exit_status = 0;
+};
+ParseResult parse_args(int argc, const char* const* argv);
+
+}  // namespace leakscope::cli

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace leakscope {
+
+// One symbolized Python frame. Strings from the target are already escaped
+// (no control characters) by the time they are in a Frame.
+struct Frame {
+    std::string file;
+    int line = -1;  // -1: the instruction has no line
+    std::string function;
+    bool operator==(const Frame&) const = default;
+};
+
+using Stack = std::vector<Frame>;  // innermost first
+
+}  // namespace leakscope

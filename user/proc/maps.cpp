@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "proc/maps.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+#include "core/error.h"
+
+namespace leakscope::proc {
+namespace {
+
+std::string proc_path(pid_t pid, std::string_view leaf) {
+    return "/proc/" + std::to_string(pid) + "/" + std::string(leaf);
+}
+
+// The whole file, or nothing with errno set. /proc files report size 0, so
+// this reads until EOF.
+std::optional<std::string> read_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::string out;
+    char buf[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int saved = errno;
+            ::close(fd);
+            errno = saved;
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+// Splits off the next space-delimited field of line.
+std::string_view next_field(std::string_view& line) {
+    size_t begin = line.find_first_not_of(' ');
+    if (begin == std::string_view::npos) {
+        line = {};
+        return {};
+    }
+    size_t end = line.find(' ', begin);
+    std::string_view field = line.substr(begin, end == std::string_view::npos ? end : end - begin);
+    line = end == std::string_view::npos ? std::string_view{} : line.substr(end);
+    return field;
+}
+
+template <typename T>
+bool parse_hex(std::string_view s, T& out) {
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, 16);
+    return ec == std::errc{} && ptr == s.data() + s.size() && !s.empty();
+}
+
+std::optional<Mapping> parse_line(std::string_view line) {
+    Mapping m;
+    std::string_view range = next_field(line), perms = next_field(line), offset = next_field(line),
+                     dev = next_field(line), inode = next_field(line);
+    size_t dash = range.find('-'), colon = dev.find(':');
+    if (dash == std::string_view::npos || colon == std::string_view::npos) return std::nullopt;
+    if (!parse_hex(range.substr(0, dash), m.start) || !parse_hex(range.substr(dash + 1), m.end) ||
+        !parse_hex(offset, m.offset) || !parse_hex(dev.substr(0, colon), m.dev_major) ||
+        !parse_hex(dev.substr(colon + 1), m.dev_minor))
+        return std::nullopt;
+    auto [ptr, ec] = std::from_chars(inode.data(), inode.data() + inode.size(), m.inode);
+    if (ec != std::errc{} || ptr != inode.data() + inode.size() || perms.size() != 4) return std::nullopt;
+    m.perms = perms;
+    // The path is the rest of the line and may itself contain spaces.
+    size_t path_begin = line.find_first_not_of(' ');
+    if (path_begin != std::string_view::npos) {
+        std::string_view path = line.substr(path_begin);
+        constexpr std::string_view kDeleted = " (deleted)";
+        if (m.inode != 0 && path.ends_with(kDeleted)) {
+            m.deleted = true;
+            path.remove_suffix(kDeleted.size());
+        }
+        m.path = path;
+    }
+    return m;
+}
+
+}  // namespace
+
+std::vector<Mapping> parse_maps(std::string_view text) {
+    std::vector<Mapping> out;
+    while (!text.empty()) {
+        size_t nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+        if (auto m = parse_line(line)) out.push_back(std::move(*m));
+    }
+    return out;
+}
+
+std::vector<Mapping> read_maps(pid_t pid) {
+    std::string path = proc_path(pid, "maps");
+    auto text = read_file(path);
+    if (!text) {
+        int err = errno;
+        if (err == ENOENT || err == ESRCH || !process_exists(pid))
+            throw Error(Errc::NoSuchProcess, "no process with PID " + std::to_string(pid));
+        if (err == EACCES || err == EPERM)
+            throw Error(Errc::Permission, "cannot read " + path + ": " + std::strerror(err) + " (run as root)");
+        throw Error(Errc::Io, "cannot read " + path + ": " + std::strerror(err));
+    }
+    return parse_maps(*text);
+}
+
+std::string openable_path(pid_t pid, const Mapping& m) {
+    char range[64];
+    std::snprintf(range, sizeof range, "%lx-%lx", static_cast<unsigned long>(m.start),
+                  static_cast<unsigned long>(m.end));
+    std::string via_map_files = proc_path(pid, "map_files/") + range;
+    if (::access(via_map_files.c_str(), R_OK) == 0) return via_map_files;
+    return proc_path(pid, "root") + m.path;
+}
+
+bool process_exists(pid_t pid) {
+    // kill(0, ...) and kill(-1, ...) address groups, not one process.
+    if (pid <= 0) return false;
+    return ::kill(pid, 0) == 0 || errno == EPERM;
+}
+
+std::optional<std::string> read_comm(pid_t pid) {
+    auto comm = read_file(proc_path(pid, "comm"));
+    if (!comm) return std::nullopt;
+    if (comm->ends_with('\n')) comm->pop_back();
+    return comm;
+}
+
+std::optional<std::string> read_exe(pid_t pid) {
+    std::string link = proc_path(pid, "exe");
+    char buf[4096];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    if (n < 0 || static_cast<size_t>(n) == sizeof buf) return std::nullopt;
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+std::optional<MemoryUsage> read_memory_usage(pid_t pid) {
+    auto text = read_file(proc_path(pid, "smaps_rollup"));
+    if (!text) return std::nullopt;
+    MemoryUsage usage;
+    bool seen_rss = false;
+    std::string_view rest = *text;
+    while (!rest.empty()) {
+        size_t nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos) continue;
+        std::string_view key = line.substr(0, colon), value = line.substr(colon + 1);
+        uint64_t* field = key == "Rss" ? &usage.rss : key == "Pss" ? &usage.pss
+                        : key == "Anonymous" ? &usage.anonymous : nullptr;
+        if (!field) continue;
+        std::string_view kb = next_field(value);
+        uint64_t n = 0;
+        auto [ptr, ec] = std::from_chars(kb.data(), kb.data() + kb.size(), n);
+        if (ec != std::errc{} || ptr != kb.data() + kb.size()) continue;
+        *field = n * 1024;  // smaps_rollup counts in kB
+        if (field == &usage.rss) seen_rss = true;
+    }
+    if (!seen_rss) return std::nullopt;
+    return usage;
+}
+
+}  // namespace leakscope::proc

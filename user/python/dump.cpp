@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "python/dump.h"
+
+#include <dirent.h>
+#include <fmt/format.h>
+
+#include <set>
+
+#include "python/symbolizer.h"
+
+namespace leakscope::python {
+namespace {
+
+int ls_read(void* reader, void* dst, __u32 size, __u64 addr) {
+    return static_cast<const proc::MemoryReader*>(reader)->read(addr, dst, size) ? 0 : -1;
+}
+
+}  // namespace
+}  // namespace leakscope::python
+
+// The same walker the BPF programs run, reading through a MemoryReader.
+namespace leakscope::python {
+#include "pywalk.h"
+}
+
+namespace leakscope::python {
+namespace {
+
+// A deep recursion is walked in LS_MAX_FRAMES chunks up to this many frames.
+constexpr size_t kMaxDumpFrames = 65536;
+// glibc 2.36 keeps struct pthread's tid here; other layouts are found by scanning.
+constexpr uint64_t kGlibcPthreadTid = 720;
+constexpr uint64_t kPthreadScan = 2048;
+
+std::set<int64_t> task_ids(pid_t pid) {
+    std::set<int64_t> ids;
+    if (DIR* d = opendir(fmt::format("/proc/{}/task", pid).c_str())) {
+        while (dirent* e = readdir(d))
+            if (e->d_name[0] != '.') ids.insert(std::atoll(e->d_name));
+        closedir(d);
+    }
+    return ids;
+}
+
+// Before 3.11 a thread state only knows its pthread_t (a struct pthread*):
+// find where that struct keeps the kernel tid, checked against every thread.
+std::optional<uint64_t> pthread_tid_offset(const Target& t, const std::vector<uint64_t>& pthreads) {
+    auto ids = task_ids(t.interp.pid);
+    auto fits = [&](uint64_t off) {
+        std::set<int64_t> seen;
+        for (uint64_t p : pthreads) {
+            auto v = t.mem->read_as<int32_t>(p + off);
+            if (!v || !ids.count(*v) || !seen.insert(*v).second) return false;
+        }
+        return !pthreads.empty();
+    };
+    if (fits(kGlibcPthreadTid)) return kGlibcPthreadTid;
+    for (uint64_t off = 0; off < kPthreadScan; off += 4)
+        if (fits(off)) return off;
+    return std::nullopt;
+}
+
+uint64_t gil_holder(const Target& t) {
+    const PyLayout& L = t.layout;
+    if (L.gil_offset < 0 || L.gil_last_holder < 0) return 0;
+    uint64_t base = L.gil_in_interp ? t.interpreter() : t.interp.runtime_addr;
+    if (!base) return 0;
+    uint64_t gil = base + L.gil_offset;
+    if (L.gil_indirect) gil = t.mem->read_ptr(gil).value_or(0);
+    if (!gil) return 0;
+    if (L.gil_locked >= 0 && t.mem->read_as<int32_t>(gil + L.gil_locked).value_or(0) == 0) return 0;
+    return t.mem->read_ptr(gil + L.gil_last_holder).value_or(0);
+}
+
+}  // namespace
+
+std::vector<ThreadDump> dump_threads(const Target& t) {
+    const PyLayout& L = t.layout;
+    const ls_py_offsets o = L.bpf_offsets(t.interp.runtime_addr);
+    Symbolizer symbolizer(*t.mem, L, t.code_type);
+    auto tstates = t.thread_states();
+    const uint64_t holder = gil_holder(t);
+
+    std::vector<uint64_t> pthreads;
+    if (L.tstate_native_thread_id < 0)
+        for (uint64_t ts : tstates) pthreads.push_back(t.mem->read_ptr(ts + L.tstate_thread_id).value_or(0));
+    auto tid_off = pthreads.empty() ? std::nullopt : pthread_tid_offset(t, pthreads);
+
+    std::vector<ThreadDump> out;
+    for (size_t i = 0; i < tstates.size(); ++i) {
+        ThreadDump d;
+        uint64_t ts = tstates[i];
+        d.holds_gil = holder && holder == ts;
+        if (L.tstate_native_thread_id >= 0)
+            d.tid = t.mem->read_as<uint64_t>(ts + L.tstate_native_thread_id).value_or(0);
+        else if (tid_off)
+            d.tid = t.mem->read_as<int32_t>(pthreads[i] + *tid_off).value_or(-1);
+
+        const proc::MemoryReader* reader = t.mem.get();
+        __s64 first = ls_first_frame(const_cast<proc::MemoryReader*>(reader), &o, ts);
+        if (first < 0) {
+            d.flags |= LS_STACK_READ_FAILED;
+        } else {
+            __u64 frame = static_cast<__u64>(first);
+            ls_stack chunk{};
+            size_t walked = 0;
+            while (frame && walked < kMaxDumpFrames) {
+                chunk.depth = 0;
+                d.flags |= ls_walk_frames(const_cast<proc::MemoryReader*>(reader), &o, &frame, &chunk);
+                walked += chunk.depth;
+                for (auto& f : symbolizer.symbolize(chunk.frames, chunk.depth)) d.frames.push_back(std::move(f));
+                if (d.flags & LS_STACK_READ_FAILED || chunk.depth == 0) break;
+            }
+            if (frame && !(d.flags & LS_STACK_READ_FAILED)) d.flags |= LS_STACK_TRUNCATED;
+        }
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+nlohmann::json dump_json(const Target& t, const std::vector<ThreadDump>& threads) {
+    nlohmann::json j = {{"pid", t.interp.pid}, {"python", t.interp.version.str()}, {"threads", nlohmann::json::array()}};
+    for (const auto& th : threads) {
+        nlohmann::json frames = nlohmann::json::array();
+        for (const auto& f : th.frames) frames.push_back({{"file", f.file}, {"line", f.line}, {"function", f.function}});
+        j["threads"].push_back({{"tid", th.tid},
+                                {"holds_gil", th.holds_gil},
+                                {"truncated", bool(th.flags & LS_STACK_TRUNCATED)},
+                                {"read_failed", bool(th.flags & LS_STACK_READ_FAILED)},
+                                {"frames", std::move(frames)}});
+    }
+    return j;
+}
+
+void print_dump(std::ostream& out, const Target& t, const std::vector<ThreadDump>& threads) {
+    out << fmt::format("Process {}: CPython {} ({})\n", t.interp.pid, t.interp.version.str(), t.interp.binary_path);
+    for (const auto& th : threads) {
+        out << fmt::format("\nThread {}{}{}\n", th.tid, th.holds_gil ? " (holds the GIL)" : "",
+                           th.frames.empty() ? " (no Python frames)" : "");
+        for (const auto& f : th.frames) out << fmt::format("    {} ({}:{})\n", f.function, f.file, f.line);
+        if (th.flags & LS_STACK_TRUNCATED) out << "    ... (stack truncated)\n";
+        if (th.flags & LS_STACK_READ_FAILED) out << "    ... (a frame could not be read; the stack changed during the walk)\n";
+    }
+}
+
+}  // namespace leakscope::python

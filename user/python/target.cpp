@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "python/target.h"
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "python/debug_offsets.h"
+#include "python/layout_check.h"
+
+namespace leakscope::python {
+namespace {
+constexpr int kMaxInterpreters = 64;
+constexpr int kMaxThreads = 4096;
+}  // namespace
+
+uint64_t Target::interpreter() const {
+    return mem->read_ptr(interp.runtime_addr + layout.runtime_interp_head).value_or(0);
+}
+
+std::vector<uint64_t> Target::thread_states() const {
+    std::vector<uint64_t> out;
+    uint64_t is = interpreter();
+    for (int i = 0; i < kMaxInterpreters && is; ++i) {
+        uint64_t ts = mem->read_ptr(is + layout.interp_threads_head).value_or(0);
+        for (int j = 0; ts && out.size() < kMaxThreads; ++j) {
+            out.push_back(ts);
+            ts = mem->read_ptr(ts + layout.tstate_next).value_or(0);
+        }
+        is = mem->read_ptr(is + layout.interp_next).value_or(0);
+    }
+    return out;
+}
+
+Target open_target(pid_t pid, const DiscoveryOptions& options) {
+    Target t{discover(pid, options), {}, std::make_unique<proc::ProcessMemory>(pid), 0};
+    t.layout = resolve_layout(t.interp.version, *t.mem, t.interp.runtime_addr);
+    //check_layout(t.layout, *t.mem, t.interp.runtime_addr);
+    if (auto sym = t.interp.elf->symbol("PyCode_Type")) t.code_type = t.interp.address(sym->value);
+    return t;
+}
+
+}  // namespace leakscope::python
