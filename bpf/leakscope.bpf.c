@@ -33,11 +33,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Set by user space before load. */
 const volatile __u32 target_tgid = 0;
-const volatile struct ls_py_offsets py = {};
+/* Not const: the walker reads it through a plain pointer, which would let the
+ * compiler fold a const object's fields to their zero initializer. */
+struct ls_py_offsets py = {};
 const volatile struct ls_type_offsets types = {};
 /* Exponential draws with mean --sample-bytes, so sampling is byte-weighted
  * (Poisson) without floating point here. */
 const volatile __s64 countdown_draws[LS_COUNTDOWN_DRAWS] = {};
+
+/* &_PyRuntime in the target. */
+const volatile __u64 runtime_addr = 0;
 
 __u64 next_seq = 0;
 
@@ -146,26 +151,17 @@ static __always_inline bool is_target(void)
 	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
-/* Register holding the probed argument; the cookie names it (enum ls_reg). */
+/* Register holding the probed argument; the cookie names it (enum ls_reg, a
+ * word index into pt_regs). The context cannot be indexed by a variable, so
+ * the word is read as kernel memory. */
 static __always_inline __u64 reg_value(struct pt_regs *ctx, __u64 reg)
 {
-	switch (reg) {
-	case LS_REG_R15: return ctx->r15;
-	case LS_REG_R14: return ctx->r14;
-	case LS_REG_R13: return ctx->r13;
-	case LS_REG_R12: return ctx->r12;
-	case LS_REG_BP: return ctx->bp;
-	case LS_REG_BX: return ctx->bx;
-	case LS_REG_R11: return ctx->r11;
-	case LS_REG_R10: return ctx->r10;
-	case LS_REG_R9: return ctx->r9;
-	case LS_REG_R8: return ctx->r8;
-	case LS_REG_AX: return ctx->ax;
-	case LS_REG_CX: return ctx->cx;
-	case LS_REG_DX: return ctx->dx;
-	case LS_REG_SI: return ctx->si;
-	default: return ctx->di;
-	}
+	__u64 v = 0;
+
+	if (reg > LS_REG_DI)
+		return 0;
+	bpf_probe_read_kernel(&v, sizeof(v), (void *)((unsigned long)ctx + reg * sizeof(__u64)));
+	return v;
 }
 
 /* True when this allocation of size bytes is sampled. */
@@ -197,7 +193,8 @@ static __always_inline __u64 current_tstate(void)
 	    thread_id == fsbase)
 		return *cached;
 
-	if (ls_read(NULL, &interp, sizeof(interp), py.runtime_addr + py.runtime_interp_head) ||
+	if (!runtime_addr ||
+	    ls_read(NULL, &interp, sizeof(interp), runtime_addr + py.runtime_interp_head) ||
 	    !interp || ls_read(NULL, &ts, sizeof(ts), interp + py.interp_threads_head))
 		return 0;
 	for (int i = 0; i < LS_MAX_THREADS_WALK && ts; i++) {
@@ -237,12 +234,12 @@ static __always_inline __u64 capture_stack(__u32 *flags_out)
 		st->flags = LS_STACK_NO_THREAD;
 		count_error(LS_ERR_NO_THREAD_STATE);
 	} else {
-		first = ls_first_frame(NULL, (const struct ls_py_offsets *)&py, tstate);
+		first = ls_first_frame(NULL, &py, tstate);
 		frame = first < 0 ? 0 : (__u64)first;
 		if (first < 0)
 			st->flags |= LS_STACK_READ_FAILED;
 		else
-			st->flags |= ls_walk_frames(NULL, (const struct ls_py_offsets *)&py, &frame, st);
+			st->flags |= ls_walk_frames(NULL, &py, &frame, st);
 		if (frame && !(st->flags & LS_STACK_READ_FAILED))
 			st->flags |= LS_STACK_TRUNCATED;
 	}
@@ -323,7 +320,7 @@ static __always_inline __u64 object_size(__u64 op, __u64 *type_out)
 	return basic + item * (__u64)n + ((flags & LS_TPFLAGS_HAVE_GC) ? types.gc_header : 0);
 }
 
-/* A Python object is born (new or off a freelist). Cookie: register with the object. */
+/* A Python object is born (new or off a freelist). Cookie: the register holding it (enum ls_reg). */
 SEC("uprobe")
 int ls_object_new(struct pt_regs *ctx)
 {

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -262,6 +263,9 @@ class Target:
             stderr=self._stderr, env=self.env, cwd=self.cwd, start_new_session=True)
         self.pid = self.proc.pid
         _LIVE_GROUPS.add(self.pid)
+        # Reap it as soon as it exits: a zombie still has a /proc entry and
+        # would look alive to a tracer waiting for its target to go away.
+        threading.Thread(target=self.proc.wait, name="reap-%d" % self.pid, daemon=True).start()
         try:
             self._handshake()
         except BaseException:

@@ -7,10 +7,13 @@
 
 Each interpreter compiles the same source and reports, for every code object,
 its raw line table and the line of every instruction as the interpreter itself
-computes it (3.8/3.9 dis.findlinestarts, 3.10 co_lines(), 3.11+ co_positions()
-checked against co_lines()). Interpreters that are not installed are skipped.
+computes it: 3.8/3.9 dis.findlinestarts, 3.10 co_lines(), 3.11+ co_positions()
+checked against co_lines(), and every version also checked against its own C
+PyCode_Addr2Line. Interpreters that are not installed are skipped.
 """
 
+import ctypes
+import dis
 import json
 import os
 import struct
@@ -98,7 +101,6 @@ def interpreters():
 def instruction_lines(code):
     """(byte offset, line) for every instruction (every code unit on 3.11+,
     CACHE entries included); line is -1 where the interpreter has none."""
-    import dis
     nbytes = len(code.co_code)
     minor = sys.version_info[1]
     if minor <= 9:
@@ -131,7 +133,6 @@ def instruction_lines(code):
 def check_against_c_api(code, lines):
     """The C decoder the interpreter itself uses must agree with the Python view
     (it returns -1 for no line, and firstlineno for a negative offset)."""
-    import ctypes
     addr2line = ctypes.pythonapi.PyCode_Addr2Line
     addr2line.argtypes = [ctypes.py_object, ctypes.c_int]
     addr2line.restype = ctypes.c_int
@@ -207,19 +208,20 @@ def emit(results):
 
 
 def write_seeds(results, directory):
-    """Fuzz seeds: firstlineno (i32 LE), four offsets (i16 LE), then the table."""
+    """Fuzz seeds (see tests/fuzz/linetable_fuzz.cpp): firstlineno (i32 LE),
+    four instruction indexes (u16 LE), then the table."""
     os.makedirs(directory, exist_ok=True)
     wanted = {'multiline_call', 'exceptions', 'long_function'}
     for r in results:
         if r['label'].endswith('(Debian)'):
             continue
         for c in r['cases']:
-            short = c['name'].rsplit('.', 1)[-1]
+            short = c['name'].split(':', 1)[1]
             if short not in wanted:
                 continue
-            offs = [o for o, _ in c['lines']]
-            pick = [-1, offs[len(offs) // 2], offs[-1], offs[-1] + 2]
-            blob = struct.pack('<i4h', c['firstlineno'], *pick) + bytes(c['table'])
+            units = [o // 2 for o, _ in c['lines']]
+            pick = [units[0], units[len(units) // 2], units[-1], units[-1] + 1]
+            blob = struct.pack('<i4H', c['firstlineno'], *pick) + bytes(c['table'])
             name = '%s-%s' % (r['version'].rsplit('.', 1)[0], short)
             with open(os.path.join(directory, name), 'wb') as f:
                 f.write(blob)

@@ -176,38 +176,49 @@ TEST_CASE("malformed tables return without reading out of bounds", "[linetable]"
     SECTION("every prefix of every recorded table") {
         for (const Case& c : recorded()) {
             INFO(c.python << " " << c.name);
+            const int probes[] = {0, c.lines[c.lines.size() / 2].first, INT_MAX};
+            int out_of_range = 0;
             for (size_t n = 0; n <= c.table.size(); ++n) {
                 // An exact-size copy, so a sanitizer sees any read past the end.
                 std::vector<uint8_t> prefix(c.table.begin(), c.table.begin() + n);
-                for (auto [offset, expected] : c.lines) {
-                    (void)expected;
-                    REQUIRE(line(c.fmt, prefix, c.firstlineno, offset) >= -1);
-                }
+                for (int offset : probes)
+                    out_of_range += line(c.fmt, prefix, c.firstlineno, offset) < -1;
             }
+            CHECK(out_of_range == 0);
+        }
+    }
+
+    SECTION("3.10+ tables cut between entries give the right line or none") {
+        for (const Case& c : recorded()) {
             if (c.fmt == LineTableFormat::Lnotab38) continue;
-            // Cut between entries, a table still gives the right line or none.
-            for (size_t n : entry_boundaries(c)) {
-                std::vector<uint8_t> prefix(c.table.begin(), c.table.begin() + n);
+            INFO(c.python << " " << c.name);
+            std::vector<size_t> cuts = entry_boundaries(c);
+            size_t step = cuts.size() / 16 + 1;  // bounded work for long tables
+            int wrong = 0;
+            for (size_t i = 0; i < cuts.size(); i += step) {
+                std::vector<uint8_t> prefix(c.table.begin(), c.table.begin() + cuts[i]);
                 for (auto [offset, expected] : c.lines) {
                     int got = line(c.fmt, prefix, c.firstlineno, offset);
-                    INFO("prefix " << n << " offset " << offset);
-                    REQUIRE((got == expected || got == -1));
+                    wrong += got != expected && got != -1;
                 }
             }
+            CHECK(wrong == 0);
         }
     }
 
     SECTION("random bytes") {
         std::mt19937 rng(1234);
+        int out_of_range = 0;
         for (int round = 0; round < 3000; ++round) {
             std::vector<uint8_t> t(rng() % 80);
             for (auto& b : t) b = static_cast<uint8_t>(rng());
             int firstlineno = static_cast<int>(rng() % 1000);
             for (auto fmt : formats) {
                 for (int offset = 0; offset < 400; offset += 2)
-                    REQUIRE(line(fmt, t, firstlineno, offset) >= -1);
-                REQUIRE(line(fmt, t, firstlineno, INT_MAX) >= -1);
+                    out_of_range += line(fmt, t, firstlineno, offset) < -1;
+                out_of_range += line(fmt, t, firstlineno, INT_MAX) < -1;
             }
         }
+        CHECK(out_of_range == 0);
     }
 }

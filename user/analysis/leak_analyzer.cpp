@@ -6,6 +6,8 @@
 #include <span>
 #include <unordered_set>
 
+#include "analysis/trend.h"
+
 namespace leakscope::analysis {
 
 const char* to_string(Verdict verdict) {
@@ -115,7 +117,7 @@ void LeakAnalyzer::record(Site& site, const SiteReading& reading, double t_s, ui
     site.empty_streak = reading.live_bytes > 0 ? 0 : site.empty_streak + 1;
 
     WindowPoint point;
-    point.t = t_s;
+    point.t = point.first_t = t_s;
     point.bytes = point.first_bytes = point.last_bytes = reading.live_bytes;
     site.window.push_back(point);
     if (site.window.size() > options_.window_readings) compact(site.window);
@@ -133,6 +135,7 @@ void LeakAnalyzer::compact(std::vector<WindowPoint>& window) const {
         m.merged = a.merged + b.merged;
         const double wa = static_cast<double>(a.merged), wb = static_cast<double>(b.merged);
         m.t = (a.t * wa + b.t * wb) / (wa + wb);
+        m.first_t = a.first_t;
         m.bytes = (a.bytes * wa + b.bytes * wb) / (wa + wb);
         m.first_bytes = a.first_bytes;
         m.last_bytes = b.last_bytes;
@@ -152,7 +155,7 @@ LeakAnalyzer::Assessment LeakAnalyzer::assess(const Site& site) const {
     const size_t n = window.size();
 
     e.readings = n;
-    e.window_s = window.back().t - window.front().t;
+    e.window_s = window.back().t - window.front().first_t;
     e.full_collections = site.full_collections;
     e.full_collections_survived = site.full_collections_survived;
     e.survived_full_gc_bytes = site.latest.survived_full_gc_bytes;
@@ -178,20 +181,29 @@ LeakAnalyzer::Assessment LeakAnalyzer::assess(const Site& site) const {
     e.r2 = fit.r2;
     e.growth_bytes = fit.slope * e.window_s;
 
+    // Flattening is judged on the last `recent` readings and, so that a stop
+    // shows within a few readings, also on the shortest recent part.
     const size_t recent = std::clamp((n + 2) / 3, options_.recent_min_readings, options_.recent_max_readings);
     if (n >= recent + 2) {
-        // The earlier part shares its last reading with the recent part, so
-        // the two slopes meet where the recent part starts.
-        const LineFit recent_fit = fit_line(all.last(recent));
-        const LineFit earlier_fit = fit_line(all.first(n - recent + 1));
-        e.recent_slope_bytes_per_s = recent_fit.slope;
-        e.earlier_slope_bytes_per_s = earlier_fit.slope;
         size_t unmerged = 0;
         while (unmerged < n && window[n - 1 - unmerged].merged == 1) ++unmerged;
-        const double recent_se = step_noise(all.last(unmerged)) / std::sqrt(recent_fit.spread_tt);
-        const double expected = options_.flatten_ratio * std::max(0.0, e.earlier_slope_bytes_per_s);
-        e.flattening = expected - e.recent_slope_bytes_per_s > options_.flatten_min_z * recent_se;
+        const double noise = reading_noise(all.last(unmerged));
+        // The earlier part shares its last reading with the recent part, so
+        // the two slopes meet where the recent part starts.
+        auto judge = [&](size_t k) {
+            const LineFit recent_fit = fit_line(all.last(k));
+            const LineFit earlier_fit = fit_line(all.first(n - k + 1));
+            e.recent_slope_bytes_per_s = recent_fit.slope;
+            e.earlier_slope_bytes_per_s = earlier_fit.slope;
+            const double expected = options_.flatten_ratio * std::max(0.0, earlier_fit.slope);
+            const double recent_se = noise / std::sqrt(recent_fit.spread_tt);
+            return expected - recent_fit.slope > options_.flatten_min_z * recent_se;
+        };
+        e.flattening = (recent > options_.recent_min_readings && judge(options_.recent_min_readings)) || judge(recent);
     }
+
+    const size_t previous_streak = site.assessment.flattening_streak;
+    result.flattening_streak = e.flattening ? previous_streak + 1 : 0;
 
     const bool material = std::abs(e.growth_bytes) >= options_.min_growth_bytes;
     if (!material) return result;  // Stable; the trend test would not change that
@@ -205,39 +217,39 @@ LeakAnalyzer::Assessment LeakAnalyzer::assess(const Site& site) const {
         return result;
     }
     const bool rising = mk.z >= options_.tag_min_trend_z;
-    const bool enough_history = n >= options_.min_readings && e.window_s >= options_.min_window_s;
-    const bool large_enough = e.growth_bytes >= options_.min_growth_fraction * site.latest.live_bytes;
+    const bool gates = n >= options_.min_readings && e.window_s >= options_.min_window_s &&
+                       e.growth_bytes >= options_.min_growth_fraction * site.latest.live_bytes;
+    const bool steady =
+        e.r2 >= options_.leak_min_r2 &&
+        static_cast<double>(e.shrank_intervals) <=
+            options_.leak_max_shrink_fraction * static_cast<double>(e.intervals) &&
+        (n >= options_.probable_min_readings ||
+         e.growth_bytes >= options_.early_min_growth_ratio * window.front().first_bytes);
+    const bool significant = n >= options_.probable_min_readings && mk.z >= options_.probable_min_trend_z &&
+                             e.r2 >= options_.probable_min_r2;
 
-    if (e.flattening) {
-        if (rising && large_enough) result.trend = Trend::Settled;
-        return result;
-    }
-    if (enough_history && large_enough) {
-        const bool early = n < options_.probable_min_readings;
-        const bool steady = e.r2 >= options_.leak_min_r2 &&
-                            static_cast<double>(e.shrank_intervals) <=
-                                options_.leak_max_shrink_fraction * static_cast<double>(e.intervals) &&
-                            (!early || e.growth_bytes >= options_.early_min_growth_ratio * window.front().first_bytes);
-        const bool significant = n >= options_.probable_min_readings &&
-                                 mk.z >= options_.probable_min_trend_z && e.r2 >= options_.probable_min_r2;
-        if (steady)
-            result.trend = Trend::Leak;
-        else if (significant)
-            result.trend = Trend::ProbableLeak;
-    }
-    if (result.trend == Trend::Stable && rising) result.trend = Trend::Growing;
+    // Entering takes clear evidence; staying takes only a trend that is still
+    // there, so a suspect does not blink in and out with the noise.
+    const bool was_suspect = site.assessment.trend == Trend::Leak || site.assessment.trend == Trend::ProbableLeak;
+    const bool suspect = gates && (was_suspect ? rising && result.flattening_streak < options_.flatten_confirm_readings
+                                               : !e.flattening && (steady || significant));
+    if (suspect)
+        result.trend = steady ? Trend::Leak : Trend::ProbableLeak;
+    else if (e.flattening && rising && gates)
+        result.trend = Trend::Settled;
+    else if (rising && !e.flattening)
+        result.trend = Trend::Growing;
+    if (!suspect) return result;
 
-    if (result.trend == Trend::Leak || result.trend == Trend::ProbableLeak) {
-        // Steadiness weighs most; a longer record, memory that outlived a full
-        // collection and a faster rate each add confidence or urgency.
-        const double steadiness = (e.r2 + std::max(0.0, e.trend_tau)) / 2;
-        const double persistence = std::min(1.0, static_cast<double>(e.intervals) / 12);
-        const double survived = e.full_collections_survived > 0 ? 1.0 : 0.0;
-        const double size = std::clamp(std::log2(1 + e.slope_bytes_per_s / kKiB) /
-                                           std::log2(1 + options_.score_full_rate_bytes_per_s / kKiB),
-                                       0.0, 1.0);
-        result.score = std::clamp(0.45 * steadiness + 0.2 * persistence + 0.1 * survived + 0.25 * size, 0.0, 1.0);
-    }
+    // Steadiness weighs most; a longer record, memory that outlived a full
+    // collection and a faster rate each add confidence or urgency.
+    const double steadiness = (e.r2 + std::max(0.0, e.trend_tau)) / 2;
+    const double persistence = std::min(1.0, static_cast<double>(e.intervals) / 12);
+    const double survived = e.full_collections_survived > 0 ? 1.0 : 0.0;
+    const double size = std::clamp(std::log2(1 + e.slope_bytes_per_s / kKiB) /
+                                       std::log2(1 + options_.score_full_rate_bytes_per_s / kKiB),
+                                   0.0, 1.0);
+    result.score = std::clamp(0.45 * steadiness + 0.2 * persistence + 0.1 * survived + 0.25 * size, 0.0, 1.0);
     return result;
 }
 

@@ -11,8 +11,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "analysis/trend.h"
-
 namespace leakscope::analysis {
 
 using SiteId = uint64_t;  // one Python stack
@@ -68,6 +66,8 @@ struct Options {
     size_t recent_max_readings = 8;
     double flatten_ratio = 0.3;
     double flatten_min_z = 1.64;
+    // A suspect is dropped once flattening was seen this many times in a row.
+    size_t flatten_confirm_readings = 2;
 
     // "leak": the growth is close to a straight line and (almost) never went back.
     double leak_min_r2 = 0.95;
@@ -78,8 +78,8 @@ struct Options {
     double early_min_growth_ratio = 1.0;
 
     // "probable-leak": a statistically clear upward trend through noise.
-    size_t probable_min_readings = 8;
-    double probable_min_trend_z = 3.09;  // Mann-Kendall, one-sided p <= 0.001
+    size_t probable_min_readings = 10;
+    double probable_min_trend_z = 3.72;  // Mann-Kendall, one-sided p <= 0.0001
     double probable_min_r2 = 0.50;
 
     // Trend tags of sites that are not suspects ("growing", "settled", "shrinking").
@@ -193,7 +193,8 @@ private:
     // One point of a site's window; after merging it stands for `merged`
     // consecutive snapshots and keeps their step counts.
     struct WindowPoint {
-        double t = 0;
+        double t = 0;      // mean over the merged snapshots
+        double first_t = 0;
         double bytes = 0;  // mean over the merged snapshots
         size_t merged = 1;
         double first_bytes = 0, last_bytes = 0;
@@ -203,6 +204,7 @@ private:
         Evidence evidence;
         Trend trend = Trend::Stable;
         double score = 0;
+        size_t flattening_streak = 0;  // consecutive assessments that saw flattening
     };
     struct Site {
         SiteReading latest;

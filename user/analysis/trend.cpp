@@ -67,21 +67,31 @@ MonotonicTrend mann_kendall(std::span<const TrendPoint> points) {
     return trend;
 }
 
-double step_noise(std::span<const TrendPoint> points) {
+double reading_noise(std::span<const TrendPoint> points) {
     if (points.size() < 4) return 0;
-    std::vector<double> steps;
-    steps.reserve(points.size() - 1);
-    for (size_t i = 1; i < points.size(); ++i) steps.push_back(points[i].value - points[i - 1].value);
+    std::vector<double> bends;
+    bends.reserve(points.size() - 2);
+    for (size_t i = 1; i + 1 < points.size(); ++i)
+        bends.push_back(points[i + 1].value - 2 * points[i].value + points[i - 1].value);
     auto median = [](std::vector<double> v) {
         const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
         std::nth_element(v.begin(), mid, v.end());
         return *mid;
     };
-    const double center = median(steps);
-    for (double& d : steps) d = std::abs(d - center);
-    // 1.4826 turns a MAD into a standard deviation for normal noise; a
-    // difference of two readings carries the noise of both.
-    return 1.4826 * median(steps) / std::sqrt(2.0);
+    const double center = median(bends);
+    double sum = 0;
+    for (double& d : bends) {
+        d = std::abs(d - center);
+        sum += d;
+    }
+    // A second difference carries the noise of three readings (variance
+    // 1 + 4 + 1). 1.4826 turns a MAD into a standard deviation for normal
+    // noise; when more than half the bends are equal (sampled growth comes in
+    // whole samples) the MAD is 0 and the mean deviation (factor 1.2533) still
+    // sees the steps.
+    const double mad = median(bends);
+    const double deviation = mad > 0 ? 1.4826 * mad : 1.2533 * sum / static_cast<double>(bends.size());
+    return deviation / std::sqrt(6.0);
 }
 
 }  // namespace leakscope::analysis

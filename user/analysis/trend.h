@@ -34,9 +34,9 @@ struct MonotonicTrend {
 MonotonicTrend mann_kendall(std::span<const TrendPoint> points);
 
 // Standard deviation of the noise on single readings of an evenly spaced
-// series, from the median absolute deviation of successive differences: a
-// steady trend shifts every difference alike and a bend moves only a few, so
-// neither inflates it. 0 with fewer than four readings.
-double step_noise(std::span<const TrendPoint> points);
+// series, from the median absolute deviation of its second differences: a
+// straight trend cancels out of them and a bend between two straight parts
+// disturbs only the one or two that straddle it. 0 with fewer than four readings.
+double reading_noise(std::span<const TrendPoint> points);
 
 }  // namespace leakscope::analysis

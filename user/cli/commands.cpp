@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "core/preflight.h"
-#include "core/error.h"
 #include "python/dump.h"
+#include "trace/session.h"
 
 namespace leakscope::cli {
 namespace {
@@ -30,7 +30,7 @@ int run_command(const Config& c) {
         return dump(c);
     case Command::Trace:
     case Command::Run:
-        throw Error(Errc::Internal, "trace is not available yet");
+        return trace::run(c);
     case Command::None:
         break;
     }

@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
 #include <set>
+#include <tuple>
 
 #include "core/error.h"
 #include "proc/memory.h"
@@ -196,9 +198,7 @@ PyVersion version_from_hex(uint64_t hex) {
 
 std::optional<PyVersion> version_from_strings(std::span<const uint8_t> rodata,
                                               std::optional<std::pair<int, int>> expected) {
-    auto key = [](const PyVersion& v) { return std::tuple{v.major, v.minor, v.micro}; };
-    auto less = [&](const PyVersion& a, const PyVersion& b) { return key(a) < key(b); };
-    std::set<PyVersion, decltype(less)> found(less);
+    std::set<std::tuple<int, int, int>> found;
     for (size_t i = 0; i + 1 < rodata.size(); ++i) {
         uint8_t c = rodata[i];
         if ((c != '2' && c != '3') || rodata[i + 1] != '.') continue;
@@ -210,10 +210,11 @@ std::optional<PyVersion> version_from_strings(std::span<const uint8_t> rodata,
                      // sits in .rodata of static builds; no CPython that old matters.
                      : (v->major == 3 && v->minor < 5))
             continue;
-        found.insert(*v);
+        found.insert({v->major, v->minor, v->micro});
     }
     if (found.size() != 1) return std::nullopt;
-    return *found.begin();
+    auto [major, minor, micro] = *found.begin();
+    return PyVersion{major, minor, micro};
 }
 
 std::optional<uint64_t> load_bias(const elf::ElfFile& elf, std::span<const proc::Mapping> file_mappings) {

@@ -403,7 +403,8 @@ ls_py_offsets PyLayout::bpf_offsets(uint64_t runtime_addr) const {
     o.tstate_next = u32_or_absent(tstate_next);
     o.tstate_thread_id = u32_or_absent(tstate_thread_id);
     o.tstate_frame = u32_or_absent(tstate_frame);
-    o.cframe_current_frame = static_cast<__s32>(cframe_current_frame < 0 ? -1 : cframe_current_frame);
+    o.cframe_current_frame =
+        static_cast<__s32>(cframe_current_frame < 0 ? -1 : cframe_current_frame);
     o.frame_kind = frame_kind;
     o.frame_previous = u32_or_absent(frame_previous);
     o.frame_code = u32_or_absent(frame_code);

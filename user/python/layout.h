@@ -82,7 +82,7 @@ struct PyLayout {
     int owner_skip_from = 0xff;     // owners >= this are shim frames
 
     // PyCodeObject
-    int64_t code_size = -1;            // sizeof(PyCodeObject), for validation
+    int64_t code_size = -1;            // sizeof(PyCodeObject); 3.11+ tp_basicsize is code_adaptive
     int64_t code_filename = -1;
     int64_t code_name = -1;
     int64_t code_qualname = -1;        // 3.11+

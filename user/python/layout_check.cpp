@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "python/debug_offsets.h"
@@ -34,8 +35,8 @@ public:
         : l_(layout), mem_(mem), runtime_(runtime) {}
 
     [[noreturn]] void fail(const std::string& what) const {
-        throw Error(Errc::LayoutMismatch, "layout " + l_.source + " (CPython " +
-                                              l_.version.str() + "): " + what);
+        throw Error(Errc::LayoutMismatch,
+                    "layout " + l_.source + " (CPython " + l_.version.str() + "): " + what);
     }
 
     uint64_t ptr(uint64_t addr, const char* what) const {
@@ -123,8 +124,8 @@ public:
             if (id != 0 && l_.tstate_native_thread_id >= 0) {
                 const uint64_t tid = ptr(t + l_.tstate_native_thread_id, "native_thread_id");
                 if (tid == 0 || tid > kPidMaxLimit)
-                    fail("thread state " + hex(t) + " has native_thread_id " +
-                         std::to_string(tid) + ", not a tid");
+                    fail("thread state " + hex(t) + " has native_thread_id " + std::to_string(tid) +
+                         ", not a tid");
             }
             out.push_back(t);
         }
@@ -170,7 +171,7 @@ public:
         auto type = mem_.read_ptr(obj + l_.object_type);
         if (!type || !plausible_ptr(*type)) return std::nullopt;
         auto name_ptr = mem_.read_ptr(*type + l_.type_name);
-        if (!name_ptr || !plausible_ptr(*name_ptr)) return std::nullopt;
+        if (!name_ptr || *name_ptr == 0 || *name_ptr >= kUserSpaceEnd) return std::nullopt;
         return mem_.read_cstring(*name_ptr, 64);
     }
 
@@ -187,7 +188,8 @@ public:
                 if (name != "frame")
                     fail("thread " + hex(tstate) + " frame " + hex(frame) + " has type '" +
                          name.value_or("?") + "', not 'frame'");
-            } else if (value<uint8_t>(frame + l_.frame_owner, "frame owner") >= l_.owner_skip_from) {
+            } else if (value<uint8_t>(frame + l_.frame_owner, "frame owner") >=
+                       l_.owner_skip_from) {
                 continue;
             }
             const uint64_t code = ptr(frame + l_.frame_code, "frame code") & l_.frame_code_mask;
@@ -210,10 +212,12 @@ public:
         if (basic != want)
             return "code type has tp_basicsize " + std::to_string(basic) + ", expected " +
                    std::to_string(want);
-        for (int64_t field : {l_.code_filename, l_.code_name}) {
-            auto s = mem_.read_ptr(code + field);
+        const std::pair<const char*, int64_t> strings[] = {{"co_filename", l_.code_filename},
+                                                           {"co_name", l_.code_name}};
+        for (const auto& [field, offset] : strings) {
+            auto s = mem_.read_ptr(code + offset);
             if (!s || type_name(*s) != "str")
-                return "field at +" + std::to_string(field) + " is not a str";
+                return std::string(field) + " at +" + std::to_string(offset) + " is not a str";
         }
         return {};
     }
@@ -227,7 +231,8 @@ public:
             if (!code) continue;
             std::string p = code_problem(*code);
             if (p.empty()) return;
-            if (problem.empty()) problem = "code object " + hex(*code) + " of thread " + hex(t) + " " + p;
+            if (problem.empty())
+                problem = "code object " + hex(*code) + " of thread " + hex(t) + " " + p;
         }
         if (!problem.empty()) fail(problem);
     }

@@ -31,10 +31,10 @@ std::vector<uint64_t> Target::thread_states() const {
     return out;
 }
 
-Target open_target(pid_t pid, const DiscoveryOptions& options) {
+Target open_target(pid_t pid, const DiscoveryOptions& options, bool check_live) {
     Target t{discover(pid, options), {}, std::make_unique<proc::ProcessMemory>(pid), 0};
     t.layout = resolve_layout(t.interp.version, *t.mem, t.interp.runtime_addr);
-    //check_layout(t.layout, *t.mem, t.interp.runtime_addr);
+    if (check_live) check_layout(t.layout, *t.mem, t.interp.runtime_addr);
     if (auto sym = t.interp.elf->symbol("PyCode_Type")) t.code_type = t.interp.address(sym->value);
     return t;
 }

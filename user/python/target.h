@@ -24,6 +24,8 @@ struct Target {
 };
 
 // Throws leakscope::Error (NoSuchProcess, NotPython, UnsupportedVersion, LayoutMismatch, ...).
-Target open_target(pid_t pid, const DiscoveryOptions& options);
+// check_live: also check the layout against the running interpreter (it must
+// be initialized; `run` checks later, once it is).
+Target open_target(pid_t pid, const DiscoveryOptions& options, bool check_live = true);
 
 }  // namespace leakscope::python

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "report/json_reporter.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+namespace leakscope::report {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Ratios and statistics carry three decimals: more would be noise.
+double rounded(double value) { return std::isfinite(value) ? std::round(value * 1000) / 1000 : 0.0; }
+
+std::string hex_id(uint64_t id) {
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string out(16, '0');
+    for (int i = 15; i >= 0; --i, id >>= 4) out[static_cast<size_t>(i)] = kDigits[id & 0xf];
+    return out;
+}
+
+json frames_json(const Stack& frames) {
+    json out = json::array();
+    for (const Frame& f : frames)
+        out.push_back({{"file", f.file}, {"line", f.line >= 0 ? json(f.line) : json(nullptr)}, {"function", f.function}});
+    return out;
+}
+
+json evidence_json(const Evidence& e) {
+    return {
+        {"readings", e.readings},
+        {"window_s", rounded(e.window_s)},
+        {"intervals", e.intervals},
+        {"grew_intervals", e.grew_intervals},
+        {"shrank_intervals", e.shrank_intervals},
+        {"growth_bytes", e.growth_bytes},
+        {"r2", rounded(e.r2)},
+        {"trend_tau", rounded(e.trend_tau)},
+        {"trend_z", rounded(e.trend_z)},
+        {"recent_growth_bytes_per_s", rounded(e.recent_growth_bytes_per_s)},
+        {"earlier_growth_bytes_per_s", rounded(e.earlier_growth_bytes_per_s)},
+        {"flattening", e.flattening},
+        {"full_collections", e.full_collections},
+        {"full_collections_survived", e.full_collections_survived},
+        {"survived_full_gc_bytes", e.survived_full_gc_bytes},
+    };
+}
+
+template <typename T>
+json optional_json(const std::optional<T>& value) {
+    return value ? json(*value) : json(nullptr);
+}
+
+}  // namespace
+
+nlohmann::ordered_json to_json(const Report& report) {
+    json suspects = json::array();
+    for (const Suspect& s : report.suspects) {
+        suspects.push_back({
+            {"site_id", hex_id(s.site_id)},
+            {"verdict", s.verdict},
+            {"score", rounded(s.score)},
+            {"live_bytes", s.live_bytes},
+            {"live_objects", s.live_objects},
+            {"growth_bytes_per_s", rounded(s.growth_bytes_per_s)},
+            {"frames", frames_json(s.frames)},
+            {"evidence", evidence_json(s.evidence)},
+            {"explanation", s.explanation},
+        });
+    }
+
+    json top_sites = json::array();
+    for (const Site& s : report.top_sites) {
+        top_sites.push_back({
+            {"site_id", hex_id(s.site_id)},
+            {"live_bytes", s.live_bytes},
+            {"live_objects", s.live_objects},
+            {"delta_bytes", s.delta_bytes},
+            {"delta_objects", s.delta_objects},
+            {"alloc_bytes", s.alloc_bytes},
+            {"alloc_objects", s.alloc_objects},
+            {"free_bytes", s.free_bytes},
+            {"free_objects", s.free_objects},
+            {"trend", s.trend},
+            {"frames", frames_json(s.frames)},
+        });
+    }
+
+    json intervals = json::array();
+    for (const Interval& i : report.intervals) {
+        intervals.push_back({
+            {"t_s", rounded(i.t_s)},
+            {"live_bytes", i.live_bytes},
+            {"allocs", i.allocs},
+            {"frees", i.frees},
+            {"alloc_bytes", i.alloc_bytes},
+            {"free_bytes", i.free_bytes},
+            {"rss_bytes", i.rss_bytes},
+        });
+    }
+
+    json generations = json::array();
+    for (size_t g = 0; g < report.gc.generations.size(); ++g) {
+        const GcGeneration& gen = report.gc.generations[g];
+        generations.push_back({
+            {"generation", g},
+            {"collections", gen.collections},
+            {"collected", gen.collected},
+            {"uncollectable", gen.uncollectable},
+            {"pause_ms", rounded(gen.pause_ms)},
+        });
+    }
+
+    json drops = json::object();
+    for (const Drop& d : report.drops) drops[d.name] = {{"count", d.count}, {"remedy", d.remedy}};
+
+    return {
+        {"schema_version", kJsonSchemaVersion},
+        {"target", {{"pid", report.target.pid}, {"python", report.target.python}, {"binary", report.target.binary}}},
+        {"mode", report.mode},
+        {"duration_s", rounded(report.elapsed_s)},
+        {"interval", report.interval},
+        {"final", report.final},
+        {"memory",
+         {{"rss_bytes", report.memory.rss_bytes},
+          {"pss_bytes", optional_json(report.memory.pss_bytes)},
+          {"python_heap_bytes", optional_json(report.memory.python_heap_bytes)}}},
+        {"suspects", std::move(suspects)},
+        {"top_sites", std::move(top_sites)},
+        {"intervals", std::move(intervals)},
+        {"gc",
+         {{"observed", report.gc.observed},
+          {"enabled", report.gc.enabled},
+          {"full_collections", report.gc.full_collections},
+          {"old_generation_objects", report.gc.old_generation_objects},
+          {"generations", std::move(generations)}}},
+        {"drops", std::move(drops)},
+        {"sampling", {{"sample_bytes", report.sampling.sample_bytes}, {"events", report.sampling.events}}},
+        {"overhead",
+         {{"probe_hits", report.overhead.probe_hits}, {"estimated_cpu_s", rounded(report.overhead.estimated_cpu_s)}}},
+    };
+}
+
+void JsonReporter::write(const Report& report, std::ostream& out) const {
+    // Frames hold escaped but arbitrary text from the target; never let a bad
+    // byte sequence abort the report.
+    out << to_json(report).dump(options_.indent, ' ', false, json::error_handler_t::replace) << '\n';
+}
+
+}  // namespace leakscope::report

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The report model: plain data every reporter renders. It is filled by the
+// tracer (target, memory, GC, drops, sampling) and from the leak analysis
+// (report/build.h); nothing here refers to BPF. The JSON names of these
+// fields are fixed by docs/json-contract.md.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/frame.h"
+
+namespace leakscope::report {
+
+struct Target {
+    int pid = 0;
+    std::string python;  // interpreter version, "3.11.7"
+    std::string binary;  // path of the interpreter binary or libpython
+};
+
+struct Memory {
+    uint64_t rss_bytes = 0;
+    std::optional<uint64_t> pss_bytes;          // unset when smaps_rollup could not be read
+    std::optional<uint64_t> python_heap_bytes;  // unset when no estimate is available
+};
+
+// An allocation site among those holding the most live memory.
+struct Site {
+    uint64_t site_id = 0;
+    Stack frames;  // innermost first
+    uint64_t live_bytes = 0;
+    uint64_t live_objects = 0;
+    int64_t delta_bytes = 0;  // since the previous report
+    int64_t delta_objects = 0;
+    uint64_t alloc_bytes = 0;  // since tracing started
+    uint64_t alloc_objects = 0;
+    uint64_t free_bytes = 0;  // since tracing started
+    uint64_t free_objects = 0;
+    std::string trend;  // "stable", "growing", "settled", "shrinking", "probable-leak", "leak"
+};
+
+// What a verdict rests on; see "Verdicts" in docs/json-contract.md.
+struct Evidence {
+    uint64_t readings = 0;
+    double window_s = 0;
+    uint64_t intervals = 0;
+    uint64_t grew_intervals = 0;
+    uint64_t shrank_intervals = 0;
+    uint64_t growth_bytes = 0;
+    double r2 = 0;
+    double trend_tau = 0;
+    double trend_z = 0;
+    double recent_growth_bytes_per_s = 0;
+    double earlier_growth_bytes_per_s = 0;
+    bool flattening = false;
+    uint64_t full_collections = 0;
+    uint64_t full_collections_survived = 0;
+    uint64_t survived_full_gc_bytes = 0;
+};
+
+struct Suspect {
+    uint64_t site_id = 0;
+    std::string verdict;  // "leak" or "probable-leak"
+    double score = 0;     // [0, 1]
+    uint64_t live_bytes = 0;
+    uint64_t live_objects = 0;
+    double growth_bytes_per_s = 0;
+    Stack frames;  // innermost first
+    Evidence evidence;
+    std::string explanation;  // one line, plain words
+};
+
+// Process-wide totals of one report interval.
+struct Interval {
+    double t_s = 0;  // end of the interval, since tracing started
+    uint64_t live_bytes = 0;
+    uint64_t allocs = 0;  // objects allocated during the interval
+    uint64_t frees = 0;   // objects freed during the interval
+    uint64_t alloc_bytes = 0;
+    uint64_t free_bytes = 0;
+    uint64_t rss_bytes = 0;
+};
+
+struct GcGeneration {
+    uint64_t collections = 0;
+    uint64_t collected = 0;
+    uint64_t uncollectable = 0;
+    double pause_ms = 0;  // total
+};
+
+struct Gc {
+    bool observed = false;  // false: no GC probes, the other fields are unknown
+    bool enabled = true;    // gc.isenabled() in the target
+    std::vector<GcGeneration> generations;  // index = generation
+    uint64_t old_generation_objects = 0;    // objects in the oldest generation
+    uint64_t full_collections = 0;          // collections of the oldest generation
+};
+
+// A drop or error counter, with what to do about it.
+struct Drop {
+    std::string name;  // e.g. "LIVE_MAP_FULL"
+    uint64_t count = 0;
+    std::string remedy;
+};
+
+struct Sampling {
+    uint64_t sample_bytes = 0;  // mean bytes allocated between two samples
+    uint64_t events = 0;        // allocation and free events seen by the probes
+};
+
+struct Overhead {
+    uint64_t probe_hits = 0;
+    double estimated_cpu_s = 0;  // CPU time the probes are estimated to have cost the target
+};
+
+struct Report {
+    Target target;
+    std::string mode;     // how allocations are observed, e.g. "sampled"
+    double elapsed_s = 0;
+    uint64_t interval = 0;  // 1 for the first report
+    bool final = false;
+    Memory memory;
+    std::vector<Site> top_sites;    // most live bytes first
+    std::vector<Suspect> suspects;  // highest score first
+    std::vector<Interval> intervals;
+    Gc gc;
+    std::vector<Drop> drops;
+    Sampling sampling;
+    Overhead overhead;
+};
+
+}  // namespace leakscope::report

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "report/text_reporter.h"
+
+#include <fmt/color.h>
+#include <fmt/format.h>
+#include <fmt/ostream.h>
+
+#include <algorithm>
+#include <string_view>
+
+#include "report/format.h"
+
+namespace leakscope::report {
+
+namespace {
+
+class Painter {
+public:
+    explicit Painter(bool tty) : tty_(tty) {}
+    std::string operator()(std::string_view text, fmt::text_style style) const {
+        return tty_ ? fmt::format("{}", fmt::styled(text, style)) : std::string(text);
+    }
+
+private:
+    bool tty_;
+};
+
+fmt::text_style verdict_style(std::string_view verdict) {
+    return verdict == "leak" ? fmt::fg(fmt::terminal_color::red) | fmt::emphasis::bold
+                             : fmt::fg(fmt::terminal_color::yellow) | fmt::emphasis::bold;
+}
+
+const fmt::text_style kHeading = fmt::emphasis::bold;
+const fmt::text_style kDim = fmt::fg(fmt::terminal_color::bright_black);
+
+void write_frames(std::ostream& out, const Stack& frames, size_t limit, size_t max_path_chars,
+                  const Painter& paint) {
+    if (frames.empty()) {
+        fmt::print(out, "       {}\n", paint("(no Python frames)", kDim));
+        return;
+    }
+    const size_t shown = std::min(limit, frames.size());
+    for (size_t i = 0; i < shown; ++i) fmt::print(out, "       {}\n", frame_location(frames[i], max_path_chars));
+    if (shown < frames.size()) {
+        const size_t more = frames.size() - shown;
+        fmt::print(out, "       {}\n", paint(fmt::format("... {} more frame{}", more, more == 1 ? "" : "s"), kDim));
+    }
+}
+
+}  // namespace
+
+void TextReporter::write(const Report& report, std::ostream& out) const {
+    const Painter paint(options_.tty);
+
+    // Header.
+    fmt::print(out, "{} pid {}, Python {}", paint("leakscope:", kHeading), report.target.pid,
+               report.target.python.empty() ? "?" : report.target.python);
+    if (!report.target.binary.empty()) fmt::print(out, " ({})", report.target.binary);
+    fmt::print(out, "\nmode {}, elapsed {}, report {}{}\n", report.mode.empty() ? "?" : report.mode,
+               human_duration(report.elapsed_s), report.interval, report.final ? " (final)" : "");
+
+    // Memory.
+    fmt::print(out, "\n{}\n  RSS {}", paint("MEMORY", kHeading), human_bytes(static_cast<double>(report.memory.rss_bytes)));
+    if (report.memory.pss_bytes) fmt::print(out, ", PSS {}", human_bytes(static_cast<double>(*report.memory.pss_bytes)));
+    if (report.memory.python_heap_bytes)
+        fmt::print(out, ", Python heap ~{}", human_bytes(static_cast<double>(*report.memory.python_heap_bytes)));
+    fmt::print(out, "\n");
+
+    // Top allocation sites.
+    fmt::print(out, "\n{}\n", paint("TOP ALLOCATION SITES (by live bytes)", kHeading));
+    if (report.top_sites.empty()) fmt::print(out, "  none\n");
+    const size_t sites = std::min(options_.max_sites, report.top_sites.size());
+    for (size_t i = 0; i < sites; ++i) {
+        const Site& site = report.top_sites[i];
+        std::string tag;
+        if (site.trend == "leak" || site.trend == "probable-leak")
+            tag = " " + paint("[" + site.trend + "]", verdict_style(site.trend));
+        else if (!site.trend.empty() && site.trend != "stable")
+            tag = " [" + site.trend + "]";
+        fmt::print(out, "  {:>2}. {} live ({} since last report), {} objects{}\n", i + 1,
+                   human_bytes(static_cast<double>(site.live_bytes)),
+                   human_signed_bytes(static_cast<double>(site.delta_bytes)), human_count(site.live_objects), tag);
+        fmt::print(out, "       {}\n",
+                   paint(fmt::format("allocated {} objects, freed {}", human_count(site.alloc_objects),
+                                     human_count(site.free_objects)),
+                         kDim));
+        write_frames(out, site.frames, options_.frames_per_site, options_.max_path_chars, paint);
+    }
+
+    // Leak suspects, with full stacks.
+    fmt::print(out, "\n{}\n", paint("LEAK SUSPECTS", kHeading));
+    if (report.suspects.empty()) fmt::print(out, "  none\n");
+    for (size_t i = 0; i < report.suspects.size(); ++i) {
+        const Suspect& s = report.suspects[i];
+        fmt::print(out, "  {:>2}. {} (score {:.2f}): {} live in {} objects, growing {}\n", i + 1,
+                   paint(s.verdict, verdict_style(s.verdict)), s.score, human_bytes(static_cast<double>(s.live_bytes)),
+                   human_count(s.live_objects), human_rate(s.growth_bytes_per_s));
+        fmt::print(out, "       {}\n", s.explanation);
+        write_frames(out, s.frames, s.frames.size(), options_.max_path_chars, paint);
+    }
+
+    // GC.
+    fmt::print(out, "\n{}\n", paint("GC", kHeading));
+    if (!report.gc.observed) {
+        fmt::print(out, "  not observed\n");
+    } else {
+        fmt::print(out, "  {}, {} full collection{}, {} objects in the oldest generation\n",
+                   report.gc.enabled ? "enabled" : paint("DISABLED", verdict_style("probable-leak")),
+                   human_count(report.gc.full_collections), report.gc.full_collections == 1 ? "" : "s",
+                   human_count(report.gc.old_generation_objects));
+        for (size_t g = 0; g < report.gc.generations.size(); ++g) {
+            const GcGeneration& gen = report.gc.generations[g];
+            fmt::print(out, "  generation {}: {} collections, {} collected, {} uncollectable, {:.1f} ms paused\n", g,
+                       human_count(gen.collections), human_count(gen.collected), human_count(gen.uncollectable),
+                       gen.pause_ms);
+        }
+    }
+
+    // Drops: only the counters that moved, each with what to do about it.
+    fmt::print(out, "\n{}\n", paint("DROPS", kHeading));
+    bool any_drop = false;
+    for (const Drop& drop : report.drops) {
+        if (drop.count == 0) continue;
+        any_drop = true;
+        fmt::print(out, "  {}: {}\n       {}\n", paint(drop.name, fmt::fg(fmt::terminal_color::yellow)),
+                   human_count(drop.count), drop.remedy);
+    }
+    if (!any_drop) fmt::print(out, "  none\n");
+
+    // Sampling and cost.
+    fmt::print(out, "\n{}\n", paint("SAMPLING", kHeading));
+    if (report.sampling.sample_bytes > 0)
+        fmt::print(out, "  one sample per {} allocated on average; ",
+                   human_bytes(static_cast<double>(report.sampling.sample_bytes)));
+    else
+        fmt::print(out, "  every allocation traced; ");
+    fmt::print(out, "{} events seen\n", human_count(report.sampling.events));
+    fmt::print(out, "  estimated overhead: {:.2f} s of CPU in {} probe hits", report.overhead.estimated_cpu_s,
+               human_count(report.overhead.probe_hits));
+    if (report.elapsed_s > 0)
+        fmt::print(out, " ({:.1f}% of one CPU)", 100 * report.overhead.estimated_cpu_s / report.elapsed_s);
+    fmt::print(out, "\n");
+}
+
+}  // namespace leakscope::report

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The collector's own counters, read from the target's gc state: they cover
+// every build, with or without probes on the collector.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "python/target.h"
+
+namespace leakscope::trace {
+
+struct GcGenerationState {
+    uint64_t collections = 0, collected = 0, uncollectable = 0;
+    int64_t count = 0;      // objects (or allocations) counted toward the next collection
+    int64_t threshold = 0;
+};
+
+struct GcState {
+    bool enabled = true;
+    std::vector<GcGenerationState> generations;
+    uint64_t old_generation_objects = 0;  // long_lived_total where the build keeps it
+    uint64_t full_collections() const { return generations.empty() ? 0 : generations.back().collections; }
+    uint64_t collections() const {
+        uint64_t n = 0;
+        for (const auto& g : generations) n += g.collections;
+        return n;
+    }
+};
+
+std::optional<GcState> read_gc_state(const python::Target& target);
+
+}  // namespace leakscope::trace

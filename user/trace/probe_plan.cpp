@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "trace/probe_plan.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <unistd.h>
+
+#include <array>
+
+#include "trace/disasm.h"
+
+namespace leakscope::trace {
+namespace {
+
+// _PyTraceMalloc_Config.tracing: the flag every _Py_NewReference tests first (3.8-3.11).
+constexpr const char* kTracemallocConfig = "_Py_tracemalloc_config";
+constexpr int64_t kTracingField = 4;
+
+// The GOT slot the dynamic linker fills with &symbol (R_X86_64_GLOB_DAT), 0 if none.
+// Position-independent builds reach exported data only through it.
+uint64_t got_slot(const std::string& path, const std::string& symbol) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    elf_version(EV_CURRENT);
+    Elf* e = elf_begin(fd, ELF_C_READ, nullptr);
+    uint64_t slot = 0;
+    for (Elf_Scn* scn = nullptr; e && !slot && (scn = elf_nextscn(e, scn));) {
+        GElf_Shdr sh;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA) continue;
+        Elf_Scn* symscn = elf_getscn(e, sh.sh_link);
+        GElf_Shdr symsh;
+        Elf_Data* rel = elf_getdata(scn, nullptr);
+        Elf_Data* syms = symscn ? elf_getdata(symscn, nullptr) : nullptr;
+        if (!rel || !syms || !gelf_getshdr(symscn, &symsh)) continue;
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
+            GElf_Rela r;
+            GElf_Sym s;
+            if (!gelf_getrela(rel, static_cast<int>(i), &r) || GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT ||
+                !gelf_getsym(syms, static_cast<int>(GELF_R_SYM(r.r_info)), &s))
+                continue;
+            const char* name = elf_strptr(e, symsh.sh_link, s.st_name);
+            if (name && symbol == name) {
+                slot = r.r_offset;
+                break;
+            }
+        }
+    }
+    if (e) elf_end(e);
+    close(fd);
+    return slot;
+}
+
+std::string describe(const elf::ElfFile& elf, uint64_t vaddr, const std::string& insn) {
+    auto fn = elf.find_symbol([&](const elf::Symbol& s) {
+        return s.is_function && s.value <= vaddr && vaddr < s.value + std::max<uint64_t>(s.size, 1);
+    });
+    std::string at = fn ? fmt::format("{}+{:#x}", fn->name, vaddr - fn->value) : fmt::format("{:#x}", vaddr);
+    return insn.empty() ? at : fmt::format("{}: {}", at, insn);
+}
+
+// A probe on the function `name` at its first emulated instruction with the
+// argument registers in `keep` intact.
+std::optional<Probe> function_probe(const Binary& bin, const elf::Symbol& sym, ProbeKind kind,
+                                    std::span<const ls_reg> keep, uint64_t cookie) {
+    auto code = bin.elf->read_vaddr(sym.value, std::max<uint64_t>(sym.size, 16));
+    if (!code) return std::nullopt;
+    Placement p = place_in_function(sym.value, *code, keep);
+    auto off = bin.elf->file_offset(p.vaddr);
+    if (!off) return std::nullopt;
+    return Probe{kind, bin.path, p.vaddr, *off, cookie, p.emulated,
+                 fmt::format("{}+{:#x}: {}", sym.name, p.vaddr - sym.value, p.insn)};
+}
+
+// Return probes must sit on the entry (the kernel swaps the return address there).
+std::optional<Probe> entry_probe(const Binary& bin, const elf::Symbol& sym, ProbeKind kind) {
+    auto code = bin.elf->read_vaddr(sym.value, 16);
+    auto off = bin.elf->file_offset(sym.value);
+    if (!code || !off) return std::nullopt;
+    const ls_reg none[] = {LS_REG_DI};
+    Placement p = place_in_function(sym.value, *code, none);
+    return Probe{kind, bin.path, sym.value, *off, 0, p.vaddr == sym.value && p.emulated, sym.name + "+0x0"};
+}
+
+void plan_object_births(const Binary& py, ProbePlan& plan) {
+    const elf::ElfFile& elf = *py.elf;
+    // 3.8-3.11: every _Py_NewReference, called or inlined, starts by testing the
+    // tracemalloc flag; the branch on it is emulated and holds the object.
+    if (auto config = elf.symbol(kTracemallocConfig)) {
+        auto text = elf.section(".text");
+        if (text && !text->is_nobits()) {
+            uint64_t got = elf.is_position_dependent() ? 0 : got_slot(py.path, kTracemallocConfig);
+            SiteScan scan = find_new_reference_sites(text->vaddr, elf.section_data(*text),
+                                                     config->value + kTracingField, got, kTracingField);
+            for (const auto& site : scan.sites) {
+                auto off = elf.file_offset(site.vaddr);
+                if (!off) continue;
+                plan.probes.push_back({ProbeKind::ObjectNew, py.path, site.vaddr, *off,
+                                       site.reg, true, describe(elf, site.vaddr, "")});
+            }
+            plan.notes.push_back(fmt::format(
+                "object births: {} copies of _Py_NewReference (inlined or not) found by their tracemalloc "
+                "check; {} of {} references to {} verified, {} rejected (shape not recognised)",
+                scan.sites.size(), scan.candidates - scan.rejected.size(), scan.candidates, kTracemallocConfig,
+                scan.rejected.size()));
+            for (uint64_t at : scan.rejected) plan.notes.push_back("  not hooked: " + describe(elf, at, ""));
+            if (!scan.sites.empty()) return;
+        }
+    }
+    // 3.12+: _Py_NewReference is a real function everywhere (its flag lives in _PyRuntime).
+    const ls_reg keep[] = {LS_REG_DI};
+    for (const char* name : {"_Py_NewReference", "_Py_NewReferenceNoTotal"}) {
+        auto sym = elf.symbol(name);
+        if (!sym || !sym->is_function) continue;
+        if (auto probe = function_probe(py, *sym, ProbeKind::ObjectNew, keep, LS_REG_DI)) {
+            plan.probes.push_back(*probe);
+            plan.notes.push_back(fmt::format("object births: {} ({})", probe->where,
+                                             probe->emulated ? "emulated" : "single-stepped"));
+        }
+    }
+}
+
+void plan_native(const Binary& libc, ProbePlan& plan) {
+    if (!libc.elf) {
+        plan.notes.push_back("native memory: no libc found, malloc family not traced");
+        return;
+    }
+    struct Hook {
+        const char* name;
+        ProbeKind kind;
+        bool returns;
+    };
+    static constexpr std::array<Hook, 4> kHooks{{{"malloc", ProbeKind::Malloc, true},
+                                                 {"calloc", ProbeKind::Calloc, true},
+                                                 {"realloc", ProbeKind::Realloc, true},
+                                                 {"free", ProbeKind::Free, false}}};
+    const ls_reg args[] = {LS_REG_DI, LS_REG_SI};
+    for (const auto& hook : kHooks) {
+        auto sym = libc.elf->symbol(hook.name);
+        if (!sym) continue;
+        // Entries that also carry a return probe stay on the first instruction.
+        auto probe = hook.returns ? entry_probe(libc, *sym, hook.kind)
+                                  : function_probe(libc, *sym, hook.kind, args, 0);
+        if (!probe) continue;
+        plan.probes.push_back(*probe);
+        if (hook.returns) {
+            Probe ret = *probe;
+            ret.kind = ProbeKind::MallocReturn;
+            plan.probes.push_back(ret);
+        }
+    }
+    plan.notes.push_back("native memory: libc malloc, calloc, realloc (entry + return) and free");
+}
+
+void plan_gc(const Binary& py, ProbePlan& plan) {
+    const elf::ElfFile& elf = *py.elf;
+    int usdt = 0;
+    for (const auto& p : elf.usdt_probes()) {
+        if (p.provider != "python" || (p.name != "gc__start" && p.name != "gc__done")) continue;
+        auto off = elf.file_offset(p.pc);
+        if (!off) continue;
+        plan.probes.push_back({p.name == "gc__start" ? ProbeKind::UsdtGcStart : ProbeKind::UsdtGcDone, py.path,
+                               p.pc, *off, 0, false, "USDT python:" + p.name});
+        ++usdt;
+    }
+    if (usdt == 2) {
+        plan.notes.push_back("GC pauses: USDT python:gc__start / gc__done");
+        return;
+    }
+    // The collector's own function; 3.8 leaves only .constprop clones of collect().
+    for (const auto& sym : elf.symbols_with_prefix("")) {
+        if (!sym.is_function) continue;
+        const bool collector = sym.name == "gc_collect_main" || sym.name.rfind("gc_collect_main.", 0) == 0 ||
+                               sym.name == "collect" || sym.name.rfind("collect.constprop", 0) == 0 ||
+                               sym.name.rfind("collect.isra", 0) == 0;
+        if (!collector || sym.name.find(".cold") != std::string::npos) continue;
+        if (auto enter = entry_probe(py, sym, ProbeKind::GcEnter)) {
+            plan.probes.push_back(*enter);
+            Probe exit = *enter;
+            exit.kind = ProbeKind::GcExit;
+            plan.probes.push_back(exit);
+            plan.notes.push_back("GC pauses: entry/return of " + sym.name);
+        }
+    }
+}
+
+}  // namespace
+
+const char* probe_kind_name(ProbeKind kind) {
+    switch (kind) {
+    case ProbeKind::ObjectNew: return "object-new";
+    case ProbeKind::Malloc: return "malloc";
+    case ProbeKind::Calloc: return "calloc";
+    case ProbeKind::Realloc: return "realloc";
+    case ProbeKind::MallocReturn: return "malloc-return";
+    case ProbeKind::Free: return "free";
+    case ProbeKind::GcEnter: return "gc-enter";
+    case ProbeKind::GcExit: return "gc-exit";
+    case ProbeKind::UsdtGcStart: return "usdt-gc-start";
+    case ProbeKind::UsdtGcDone: return "usdt-gc-done";
+    }
+    return "?";
+}
+
+ProbePlan plan_probes(const Binary& python, const Binary& libc) {
+    ProbePlan plan;
+    plan_object_births(python, plan);
+    plan_native(libc, plan);
+    plan_gc(python, plan);
+    return plan;
+}
+
+}  // namespace leakscope::trace

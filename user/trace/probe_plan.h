@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Which functions and instructions are hooked in one interpreter build, and
+// why: decided from the binary itself (symbols, disassembly, USDT notes),
+// never from its version alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "elf/elf_file.h"
+
+namespace leakscope::trace {
+
+enum class ProbeKind {
+    ObjectNew,     // an object is born; cookie: the register holding it (enum ls_reg)
+    Malloc,        // libc malloc family entries
+    Calloc,
+    Realloc,
+    MallocReturn,  // return of the above
+    Free,
+    GcEnter,       // collector function entry / return
+    GcExit,
+    UsdtGcStart,   // python:gc__start / gc__done USDT probes (--with-dtrace builds)
+    UsdtGcDone,
+};
+
+const char* probe_kind_name(ProbeKind kind);
+
+struct Probe {
+    ProbeKind kind;
+    std::string binary;        // path to attach to (openable from here)
+    uint64_t vaddr = 0;        // ELF virtual address of the probed instruction
+    uint64_t file_offset = 0;  // what the kernel wants
+    uint64_t cookie = 0;
+    bool emulated = false;     // the kernel emulates the instruction (cheap)
+    std::string where;         // "_Py_NewReference+7: push rbx"
+};
+
+struct ProbePlan {
+    std::vector<Probe> probes;
+    std::vector<std::string> notes;  // what was decided and why, for --verbose
+};
+
+// An ELF file and the path the tracer can open it by.
+struct Binary {
+    const elf::ElfFile* elf = nullptr;
+    std::string path;
+};
+
+// python: the file holding the interpreter (libpython or the executable).
+// libc: the C library the target uses (elf null: native memory not traced).
+ProbePlan plan_probes(const Binary& python, const Binary& libc);
+
+}  // namespace leakscope::trace

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The BPF side's lifecycle for one target process: configure, load, attach
+// the probe plan, drain samples, read counters, detach. Owning a Tracer means
+// probes are attached; destroying it removes every one of them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "trace/probe_plan.h"
+
+extern "C" {
+#include "leakscope.h"
+}
+
+struct leakscope_bpf;
+struct bpf_link;
+struct ring_buffer;
+
+namespace leakscope::trace {
+
+struct TracerConfig {
+    pid_t pid = 0;
+    ls_py_offsets offsets{};
+    ls_type_offsets types{};
+    uint64_t runtime_addr = 0;  // &_PyRuntime in the target
+    uint64_t sample_bytes = 64 * 1024;
+    uint32_t stack_storage = 16384;
+    uint32_t max_live = 262144;
+};
+
+struct FamilyCounters {
+    uint64_t events = 0, bytes = 0, samples = 0, reused = 0;
+};
+
+struct GcPauses {
+    uint64_t collections = 0, pause_ns = 0, max_pause_ns = 0;
+};
+
+class Tracer {
+public:
+    using SampleHandler = std::function<void(const ls_sample&)>;
+
+    // Loads the programs and attaches every probe of the plan. Throws
+    // leakscope::Error(AttachFailed) naming the probe the kernel refused;
+    // whatever was attached by then is detached again.
+    Tracer(const TracerConfig& config, const ProbePlan& plan, SampleHandler on_sample);
+    ~Tracer();
+    Tracer(const Tracer&) = delete;
+    Tracer& operator=(const Tracer&) = delete;
+
+    // Delivers pending samples to the handler; waits up to timeout_ms for one.
+    void poll(int timeout_ms);
+
+    std::optional<ls_stack> stack(uint64_t stack_id) const;
+    // The seq a sampled address still has in the kernel's live map.
+    std::optional<uint64_t> live_seq(ls_family family, uint64_t addr) const;
+    void forget(ls_family family, uint64_t addr);
+
+    std::array<FamilyCounters, LS_FAMILY_COUNT> family_counters() const;
+    std::array<uint64_t, LS_ERR_COUNT> error_counters() const;
+    GcPauses gc_pauses() const;
+    size_t attached() const { return links_.size(); }
+
+private:
+    void attach(const Probe& probe);
+
+    pid_t pid_;
+    leakscope_bpf* skel_ = nullptr;
+    std::vector<bpf_link*> links_;
+    ring_buffer* ring_ = nullptr;
+    SampleHandler on_sample_;
+    int ncpus_ = 1;
+};
+
+}  // namespace leakscope::trace
