@@ -91,8 +91,15 @@ class DumpTest(unittest.TestCase):
         for thread in dumped.get("threads", []):
             self.assertIsInstance(thread.get("tid"), int, "thread without an integer tid: %r" % thread)
             by_tid[thread["tid"]] = thread
+        # The stacks themselves first, whatever the tids, so a tid problem
+        # and a frame problem are told apart.
+        self.assertEqual(sorted(frame_tuples(t.get("frames", [])) for t in by_tid.values()),
+                         sorted(frame_tuples(t["frames"]) for t in expected["threads"]),
+                         "the set of dumped stacks differs from the target's")
         wanted = {tid_map.get(t["tid"], t["tid"]): t for t in expected["threads"]}
-        self.assertEqual(sorted(by_tid), sorted(wanted), "dumped thread ids differ from the target's")
+        self.assertEqual(sorted(by_tid), sorted(wanted),
+                         "dumped thread ids differ from the target's (kernel tids as seen from "
+                         "leakscope's PID namespace expected)")
         for tid, exp in sorted(wanted.items()):
             got = frame_tuples(by_tid[tid].get("frames", []))
             want = frame_tuples(exp["frames"])

@@ -192,9 +192,9 @@ TEST_CASE("a leak among heavy churn: only the leak site is a suspect", "[analysi
 }
 
 TEST_CASE("pure churn with +-20% sampling jitter is never a suspect", "[analysis]") {
-    // Independent jitter can line up into a trend by chance: over 6,000 such
-    // site runs of 60 readings, one became a probable-leak for a few readings
-    // (the rate is given in docs/json-contract.md). These streams show the
+    // Independent jitter can line up into a trend by chance: of 30,000 such
+    // site runs of 60 readings, 4 became a probable-leak for a few readings
+    // (docs/json-contract.md, "How reliable this is"). These streams show the
     // normal case, checked after every snapshot.
     for (unsigned seed : {2u, 3u, 4u, 5u, 6u}) {
         Stream stream;

@@ -75,12 +75,11 @@ leakscope::proc::SnapshotMemory snapshot(std::vector<uint8_t> bytes) {
     return mem;
 }
 
-// 3.14.0 _Py_DebugOffsets, synthesized from the reference
-// (/work/shared/reference/cpython-internals.md, section 4): the field order is
-// the reference's 3.14 list, the values its [B] numbers (offsets computed from
-// the bindgen structs of the 3.14.0 headers). set_object and gen_object have no
-// [B] numbers; theirs are read off the 3.14 source text and leakscope does not
-// use them.
+// 3.14.0 _Py_DebugOffsets, synthesized rather than recorded. Field order:
+// 3.14.0's Include/internal/pycore_debug_offsets.h. Values: offsetof/sizeof
+// computed from bindgen structs of the 3.14.0 headers (py-spy's
+// src/python_bindings/v3_14_0.rs). set_object and gen_object, which those
+// structs lack, are read off the 3.14 source; leakscope does not use them.
 Fields fields_3140() {
     return {
         {"runtime_state.size", 316536},

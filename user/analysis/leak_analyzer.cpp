@@ -123,7 +123,7 @@ void LeakAnalyzer::record(Site& site, const SiteReading& reading, double t_s, ui
     if (site.window.size() > options_.window_readings) compact(site.window);
 }
 
-void LeakAnalyzer::compact(std::vector<WindowPoint>& window) const {
+void LeakAnalyzer::compact(std::vector<WindowPoint>& window) {
     size_t older = window.size() / 2;
     older -= older % 2;
     std::vector<WindowPoint> merged;

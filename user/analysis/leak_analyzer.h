@@ -44,9 +44,10 @@ struct Snapshot {
     uint64_t python_heap_bytes = 0;  // estimate
 };
 
-// Thresholds of the verdicts. Defaults are chosen so that a steady leak of
-// ~50 KB/s is a "leak" after 5 readings 2 s apart, while sampling jitter of
-// +-20% and caches that fill up and stop are not suspects.
+// Thresholds of the verdicts, documented for users in docs/json-contract.md.
+// Defaults are chosen so that a steady leak of ~50 KB/s is a "leak" after 5
+// readings 2 s apart, while sampling jitter of +-20% and caches that fill up
+// and stop are not suspects.
 struct Options {
     // History kept per site. When full, the older half is merged pairwise, so
     // the window always spans the site's whole observed life with the recent
@@ -59,9 +60,10 @@ struct Options {
     double min_growth_bytes = 256 * kKiB;  // fitted growth over the window
     double min_growth_fraction = 0.10;     // fitted growth / the site's current live bytes
     // Flattening: the slope over the most recent readings (a third of the
-    // window, clamped to [recent_min_readings, recent_max_readings]) is below
-    // flatten_ratio times the slope before them, by more than flatten_min_z
-    // standard errors of the recent slope (so one noisy reading is not enough).
+    // window, clamped to [recent_min_readings, recent_max_readings], and also
+    // just the last recent_min_readings) is below flatten_ratio times the
+    // slope before them, by more than flatten_min_z standard errors of the
+    // recent slope (so one noisy reading is not enough).
     size_t recent_min_readings = 4;
     size_t recent_max_readings = 8;
     double flatten_ratio = 0.3;
@@ -217,7 +219,7 @@ private:
     };
 
     void record(Site& site, const SiteReading& reading, double t_s, uint64_t new_full_collections);
-    void compact(std::vector<WindowPoint>& window) const;
+    static void compact(std::vector<WindowPoint>& window);
     Assessment assess(const Site& site) const;
     SiteSummary summarize(SiteId id, const Site& site) const;
 

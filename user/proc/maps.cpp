@@ -130,6 +130,17 @@ bool process_exists(pid_t pid) {
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
+bool process_running(pid_t pid) {
+    if (!process_exists(pid)) return false;
+    // A zombie still answers kill(); its state in stat (after "(comm) ") says it is gone.
+    auto stat = read_file(proc_path(pid, "stat"));
+    if (!stat) return false;
+    auto paren = stat->rfind(')');
+    if (paren == std::string::npos || paren + 2 >= stat->size()) return false;
+    char state = (*stat)[paren + 2];
+    return state != 'Z' && state != 'X';
+}
+
 std::optional<std::string> read_comm(pid_t pid) {
     auto comm = read_file(proc_path(pid, "comm"));
     if (!comm) return std::nullopt;

@@ -44,6 +44,7 @@ std::vector<Mapping> read_maps(pid_t pid);
 std::string openable_path(pid_t pid, const Mapping& m);
 
 bool process_exists(pid_t pid);
+bool process_running(pid_t pid);  // exists and is not a zombie
 std::optional<std::string> read_comm(pid_t pid);  // without the trailing newline
 std::optional<std::string> read_exe(pid_t pid);   // readlink of /proc/PID/exe, as the kernel gives it
 

@@ -180,7 +180,7 @@ const Supplement kSupplements[] = {
         .gc_long_lived_total = -1,
         .gc_long_lived_pending = -1,
     },
-    // 3.14.5+: generational collector restored (gh-148726); the struct grew to 264.
+    // 3.14.5+: the generational collector is back; the struct grew to 264 bytes.
     {
         .minor = 14,
         .micro_from = 5,

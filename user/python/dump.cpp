@@ -4,7 +4,10 @@
 #include <dirent.h>
 #include <fmt/format.h>
 
+#include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 
 #include "python/symbolizer.h"
 
@@ -32,11 +35,22 @@ constexpr size_t kMaxDumpFrames = 65536;
 constexpr uint64_t kGlibcPthreadTid = 720;
 constexpr uint64_t kPthreadScan = 2048;
 
-std::set<int64_t> task_ids(pid_t pid) {
-    std::set<int64_t> ids;
+// Thread ids as the target sees them (its innermost PID namespace) -> as
+// leakscope sees them. The interpreter records the former.
+std::map<int64_t, int64_t> task_ids(pid_t pid) {
+    std::map<int64_t, int64_t> ids;
     if (DIR* d = opendir(fmt::format("/proc/{}/task", pid).c_str())) {
-        while (dirent* e = readdir(d))
-            if (e->d_name[0] != '.') ids.insert(std::atoll(e->d_name));
+        while (dirent* e = readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            int64_t host = std::atoll(e->d_name), inner = host;
+            std::ifstream status(fmt::format("/proc/{}/task/{}/status", pid, host));
+            for (std::string line; std::getline(status, line);) {
+                if (line.rfind("NSpid:", 0) != 0) continue;
+                std::istringstream fields(line.substr(6));
+                for (int64_t v; fields >> v;) inner = v;
+            }
+            ids[inner] = host;
+        }
         closedir(d);
     }
     return ids;
@@ -44,8 +58,8 @@ std::set<int64_t> task_ids(pid_t pid) {
 
 // Before 3.11 a thread state only knows its pthread_t (a struct pthread*):
 // find where that struct keeps the kernel tid, checked against every thread.
-std::optional<uint64_t> pthread_tid_offset(const Target& t, const std::vector<uint64_t>& pthreads) {
-    auto ids = task_ids(t.interp.pid);
+std::optional<uint64_t> pthread_tid_offset(const Target& t, const std::vector<uint64_t>& pthreads,
+                                           const std::map<int64_t, int64_t>& ids) {
     auto fits = [&](uint64_t off) {
         std::set<int64_t> seen;
         for (uint64_t p : pthreads) {
@@ -84,7 +98,8 @@ std::vector<ThreadDump> dump_threads(const Target& t) {
     std::vector<uint64_t> pthreads;
     if (L.tstate_native_thread_id < 0)
         for (uint64_t ts : tstates) pthreads.push_back(t.mem->read_ptr(ts + L.tstate_thread_id).value_or(0));
-    auto tid_off = pthreads.empty() ? std::nullopt : pthread_tid_offset(t, pthreads);
+    const auto ids = task_ids(t.interp.pid);
+    auto tid_off = pthreads.empty() ? std::nullopt : pthread_tid_offset(t, pthreads, ids);
 
     std::vector<ThreadDump> out;
     for (size_t i = 0; i < tstates.size(); ++i) {
@@ -95,6 +110,7 @@ std::vector<ThreadDump> dump_threads(const Target& t) {
             d.tid = t.mem->read_as<uint64_t>(ts + L.tstate_native_thread_id).value_or(0);
         else if (tid_off)
             d.tid = t.mem->read_as<int32_t>(pthreads[i] + *tid_off).value_or(-1);
+        if (auto it = ids.find(d.tid); it != ids.end()) d.tid = it->second;
 
         const proc::MemoryReader* reader = t.mem.get();
         __s64 first = ls_first_frame(const_cast<proc::MemoryReader*>(reader), &o, ts);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "python/layout_check.h"
 
-#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>

@@ -49,8 +49,6 @@ uint64_t monotonic_ns() {
     return uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec;
 }
 
-bool process_alive(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
-
 struct LibC {
     std::unique_ptr<elf::ElfFile> elf;
     std::string path;
@@ -111,7 +109,7 @@ public:
         bool target_gone = false;
         while (!g_stop_signal) {
             tracer_->poll(100);
-            target_gone = command_ ? command_->exited() : !process_alive(target_.interp.pid);
+            target_gone = command_ ? command_->exited() : !proc::process_running(target_.interp.pid);
             if (target_gone) break;
             uint64_t now = monotonic_ns();
             if (now >= end_ns) break;
@@ -121,7 +119,7 @@ public:
             }
         }
         tracer_->poll(0);
-        return interval(true, !target_gone && process_alive(target_.interp.pid));
+        return interval(true, !target_gone && proc::process_running(target_.interp.pid));
     }
 
 private:

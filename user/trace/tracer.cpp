@@ -9,12 +9,19 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <thread>
 
 #include "core/error.h"
 #include "leakscope_bpf.skel.h"
 
 namespace leakscope::trace {
 namespace {
+
+// enum bpf_attach_type BPF_TRACE_UPROBE_MULTI, newer than this libbpf's headers.
+constexpr auto kAttachUprobeMulti = static_cast<enum bpf_attach_type>(48);
 
 int silence_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
     if (level == LIBBPF_WARN && std::getenv("LEAKSCOPE_DEBUG_LIBBPF")) return vfprintf(stderr, fmt, args);
@@ -55,6 +62,22 @@ int handle_sample(void* ctx, void* data, size_t size) {
     return 0;
 }
 
+// Removing a uprobe waits for an RCU grace period, ~0.1 s in a VM: one at a
+// time, a plan of hundreds of probes would take a minute to detach. Closed from
+// many threads at once, the waits overlap.
+void destroy_links(std::vector<bpf_link*>& links) {
+    constexpr size_t kThreads = 64;
+    std::vector<std::thread> workers;
+    const size_t per = (links.size() + kThreads - 1) / kThreads;
+    for (size_t start = 0; start < links.size(); start += per) {
+        workers.emplace_back([&links, start, per] {
+            for (size_t i = start; i < std::min(links.size(), start + per); ++i) bpf_link__destroy(links[i]);
+        });
+    }
+    for (auto& w : workers) w.join();
+    links.clear();
+}
+
 }  // namespace
 
 Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sample)
@@ -64,6 +87,26 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
     ncpus_ = libbpf_num_possible_cpus();
     if (ncpus_ < 1) ncpus_ = 1;
 
+    // Multi-uprobe links (Linux 6.6+) attach and detach a whole group of probes
+    // at once; older kernels refuse the attach type at load and get one perf
+    // event per probe instead.
+    int err = open_and_load(c, true);
+    if (err) err = open_and_load(c, false);
+    if (err) throw Error(Errc::AttachFailed, fmt::format("the kernel refused leakscope's BPF programs: {}", strerror(-err)));
+    try {
+        if (multi_) attach_grouped(plan);
+        else
+            for (const auto& probe : plan.probes) attach(probe);
+        ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
+        if (!ring_) throw Error(Errc::AttachFailed, "cannot open the sample ring buffer");
+    } catch (...) {
+        detach_all();
+        leakscope_bpf__destroy(skel_);
+        throw;
+    }
+}
+
+int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     skel_ = leakscope_bpf__open();
     if (!skel_) throw Error(Errc::AttachFailed, fmt::format("cannot open the BPF object: {}", strerror(errno)));
     skel_->rodata->target_tgid = static_cast<__u32>(c.pid);
@@ -78,25 +121,72 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
     bpf_map__set_max_entries(skel_->maps.stacks, c.stack_storage);
     bpf_map__set_max_entries(skel_->maps.live_objects, c.max_live);
     bpf_map__set_max_entries(skel_->maps.live_native, c.max_live);
+    if (multi) {
+        for (auto kind : {ProbeKind::ObjectNew, ProbeKind::Malloc, ProbeKind::Calloc, ProbeKind::Realloc,
+                          ProbeKind::MallocReturn, ProbeKind::Free, ProbeKind::GcEnter, ProbeKind::GcExit})
+            bpf_program__set_expected_attach_type(program_for(skel_, kind), kAttachUprobeMulti);
+    }
+    int err = leakscope_bpf__load(skel_);
+    if (err) {
+        leakscope_bpf__destroy(skel_);
+        skel_ = nullptr;
+    }
+    multi_ = multi && !err;
+    return err;
+}
 
-    if (int err = leakscope_bpf__load(skel_)) {
-        leakscope_bpf__destroy(skel_);
-        throw Error(Errc::AttachFailed, fmt::format("the kernel refused leakscope's BPF programs: {}", strerror(-err)));
+void Tracer::attach_grouped(const ProbePlan& plan) {
+    std::map<std::pair<ProbeKind, std::string>, std::vector<const Probe*>> groups;
+    for (const auto& probe : plan.probes) {
+        if (probe.kind == ProbeKind::UsdtGcStart || probe.kind == ProbeKind::UsdtGcDone) attach(probe);
+        else groups[{probe.kind, probe.binary}].push_back(&probe);
     }
-    try {
-        for (const auto& probe : plan.probes) attach(probe);
-        ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
-        if (!ring_) throw Error(Errc::AttachFailed, "cannot open the sample ring buffer");
-    } catch (...) {
-        for (auto* l : links_) bpf_link__destroy(l);
-        leakscope_bpf__destroy(skel_);
-        throw;
+    for (const auto& [key, probes] : groups) {
+        std::vector<uint64_t> offsets, cookies;
+        for (const Probe* p : probes) {
+            offsets.push_back(p->file_offset);
+            cookies.push_back(p->cookie);
+        }
+        const bool ret = key.first == ProbeKind::MallocReturn || key.first == ProbeKind::GcExit;
+        // union bpf_attr.link_create for BPF_TRACE_UPROBE_MULTI (Linux 6.6+), which
+        // this libbpf predates.
+        struct {
+            uint32_t prog_fd, target_fd, attach_type, flags;
+            uint64_t path, offsets, ref_ctr_offsets, cookies;
+            uint32_t cnt, multi_flags, pid, pad;
+        } link{};
+        link.prog_fd = static_cast<uint32_t>(bpf_program__fd(program_for(skel_, key.first)));
+        link.attach_type = kAttachUprobeMulti;
+        link.path = reinterpret_cast<uint64_t>(key.second.c_str());
+        link.offsets = reinterpret_cast<uint64_t>(offsets.data());
+        link.cookies = reinterpret_cast<uint64_t>(cookies.data());
+        link.cnt = static_cast<uint32_t>(offsets.size());
+        link.multi_flags = ret ? 1u /* BPF_F_UPROBE_MULTI_RETURN */ : 0u;
+        link.pid = static_cast<uint32_t>(pid_);
+        union bpf_attr attr;
+        std::memset(&attr, 0, sizeof attr);
+        std::memcpy(&attr, &link, sizeof link);
+        int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
+        if (fd < 0) {
+            int e = errno;
+            if (e == ESRCH) throw Error(Errc::TargetExited, fmt::format("PID {} exited while probes were attached", pid_));
+            throw Error(Errc::AttachFailed, fmt::format("cannot attach {} {} probes in {}: {}", probes.size(),
+                                                        probe_kind_name(key.first), key.second, strerror(e)));
+        }
+        multi_links_.push_back(fd);
+        attached_ += probes.size();
     }
+}
+
+void Tracer::detach_all() {
+    for (int fd : multi_links_) close(fd);
+    multi_links_.clear();
+    destroy_links(links_);
 }
 
 Tracer::~Tracer() {
     if (ring_) ring_buffer__free(ring_);
-    for (auto* l : links_) bpf_link__destroy(l);
+    detach_all();
     leakscope_bpf__destroy(skel_);
 }
 
@@ -120,6 +210,7 @@ void Tracer::attach(const Probe& probe) {
                                                     strerror(err)));
     }
     links_.push_back(link);
+    ++attached_;
 }
 
 void Tracer::poll(int timeout_ms) { ring_buffer__poll(ring_, timeout_ms); }

@@ -66,14 +66,21 @@ public:
     std::array<FamilyCounters, LS_FAMILY_COUNT> family_counters() const;
     std::array<uint64_t, LS_ERR_COUNT> error_counters() const;
     GcPauses gc_pauses() const;
-    size_t attached() const { return links_.size(); }
+    size_t attached() const { return attached_; }
+    bool grouped() const { return multi_; }  // multi-uprobe links in use
 
 private:
-    void attach(const Probe& probe);
+    int open_and_load(const TracerConfig& config, bool multi);
+    void attach(const Probe& probe);  // one perf-event uprobe / USDT probe
+    void attach_grouped(const ProbePlan& plan);
+    void detach_all();
 
     pid_t pid_;
     leakscope_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
+    std::vector<int> multi_links_;
+    bool multi_ = false;
+    size_t attached_ = 0;
     ring_buffer* ring_ = nullptr;
     SampleHandler on_sample_;
     int ncpus_ = 1;
