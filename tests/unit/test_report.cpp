@@ -75,7 +75,8 @@ Report sample_report() {
     r.intervals = {{2, 100000, 50, 10, 6400, 640, 90u << 20}, {4, 200000, 60, 12, 7000, 700, 91u << 20}};
     r.gc.observed = true;
     r.gc.enabled = true;
-    r.gc.generations = {{120, 4567, 0, 12.5}, {11, 300, 0, 3.25}, {3, 20, 1, 9.0}};
+    r.gc.generations = {{120, 4567, 0}, {11, 300, 0}, {3, 20, 1}};
+    r.gc.pauses = GcPauses{134, 24.75, 3.5};
     r.gc.old_generation_objects = 12345;
     r.gc.full_collections = 3;
     r.drops = {{"LIVE_MAP_FULL", 12, "live-allocation table full; raise --max-live or --sample-bytes"},
@@ -193,7 +194,8 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(gc.at("old_generation_objects") == 12345);
     REQUIRE(gc.at("generations").size() == 3);
     CHECK(gc.at("generations")[2] ==
-          json{{"generation", 2}, {"collections", 3}, {"collected", 20}, {"uncollectable", 1}, {"pause_ms", 9.0}});
+          json{{"generation", 2}, {"collections", 3}, {"collected", 20}, {"uncollectable", 1}});
+    CHECK(gc.at("pauses") == json{{"collections", 134}, {"total_ms", 24.75}, {"max_ms", 3.5}});
 
     const json& drops = doc.at("drops");
     REQUIRE(drops.is_object());

@@ -106,23 +106,20 @@ std::optional<Symbolizer::CodeFields> Symbolizer::read_fields(uint64_t code) con
     return f;
 }
 
+// Code objects are freed and their addresses reused (temporary code from
+// exec(), imports): a cached entry is used only while the code object at that
+// address still has the same name, file and line table.
 const Symbolizer::CodeInfo* Symbolizer::code_info(uint64_t code) {
-    auto it = cache_.find(code);
-    if (it != cache_.end() && it->second.epoch == epoch_) return &it->second;
-
     auto fields = read_fields(code);
     if (!fields) {
         ++failed_reads_;
         return nullptr;
     }
-    if (it != cache_.end() && it->second.fields == *fields) {
-        it->second.epoch = epoch_;
-        return &it->second;
-    }
+    auto it = cache_.find(code);
+    if (it != cache_.end() && it->second.fields == *fields) return &it->second;
 
     CodeInfo info;
     info.fields = *fields;
-    info.epoch = epoch_;
     auto file = read_unicode(mem_, layout_, fields->filename);
     auto function = read_unicode(mem_, layout_, fields->name);
     auto table_len = mem_.read_as<int64_t>(fields->linetable + layout_.bytes_size);

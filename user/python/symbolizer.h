@@ -35,10 +35,6 @@ public:
     // Innermost first; frames that are not user-visible are dropped.
     Stack symbolize(const ls_frame* frames, size_t depth);
 
-    // Code objects can be freed and their addresses reused: cached entries are
-    // re-checked against the target once per epoch.
-    void new_epoch() { ++epoch_; }
-
     size_t failed_reads() const { return failed_reads_; }
 
 private:
@@ -52,7 +48,6 @@ private:
         std::string file, function;
         std::vector<uint8_t> linetable;
         int firsttraceable = 0;
-        uint64_t epoch = 0;
     };
 
     std::optional<CodeFields> read_fields(uint64_t code) const;
@@ -61,7 +56,6 @@ private:
     const proc::MemoryReader& mem_;
     const PyLayout& layout_;
     uint64_t code_type_;
-    uint64_t epoch_ = 1;
     size_t failed_reads_ = 0;
     std::unordered_map<uint64_t, CodeInfo> cache_;
 };

@@ -109,7 +109,6 @@ nlohmann::ordered_json to_json(const Report& report) {
             {"collections", gen.collections},
             {"collected", gen.collected},
             {"uncollectable", gen.uncollectable},
-            {"pause_ms", rounded(gen.pause_ms)},
         });
     }
 
@@ -135,7 +134,11 @@ nlohmann::ordered_json to_json(const Report& report) {
           {"enabled", report.gc.enabled},
           {"full_collections", report.gc.full_collections},
           {"old_generation_objects", report.gc.old_generation_objects},
-          {"generations", std::move(generations)}}},
+          {"generations", std::move(generations)},
+          {"pauses", report.gc.pauses ? json{{"collections", report.gc.pauses->collections},
+                                             {"total_ms", rounded(report.gc.pauses->total_ms)},
+                                             {"max_ms", rounded(report.gc.pauses->max_ms)}}
+                                      : json(nullptr)}}},
         {"drops", std::move(drops)},
         {"sampling", {{"sample_bytes", report.sampling.sample_bytes}, {"events", report.sampling.events}}},
         {"overhead",

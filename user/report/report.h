@@ -87,7 +87,12 @@ struct GcGeneration {
     uint64_t collections = 0;
     uint64_t collected = 0;
     uint64_t uncollectable = 0;
-    double pause_ms = 0;  // total
+};
+
+struct GcPauses {
+    uint64_t collections = 0;  // collections timed
+    double total_ms = 0;
+    double max_ms = 0;
 };
 
 struct Gc {
@@ -96,6 +101,9 @@ struct Gc {
     std::vector<GcGeneration> generations;  // index = generation
     uint64_t old_generation_objects = 0;    // objects in the oldest generation
     uint64_t full_collections = 0;          // collections of the oldest generation
+    // Pauses timed by probes on the collector (its entry/return or USDT
+    // probes); unset when the build offers neither.
+    std::optional<GcPauses> pauses;
 };
 
 // A drop or error counter, with what to do about it.

@@ -110,10 +110,14 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
                    human_count(report.gc.old_generation_objects));
         for (size_t g = 0; g < report.gc.generations.size(); ++g) {
             const GcGeneration& gen = report.gc.generations[g];
-            fmt::print(out, "  generation {}: {} collections, {} collected, {} uncollectable, {:.1f} ms paused\n", g,
-                       human_count(gen.collections), human_count(gen.collected), human_count(gen.uncollectable),
-                       gen.pause_ms);
+            fmt::print(out, "  generation {}: {} collections, {} collected, {} uncollectable\n", g,
+                       human_count(gen.collections), human_count(gen.collected), human_count(gen.uncollectable));
         }
+        if (report.gc.pauses)
+            fmt::print(out, "  paused {:.1f} ms in {} timed collections (longest {:.1f} ms)\n", report.gc.pauses->total_ms,
+                       human_count(report.gc.pauses->collections), report.gc.pauses->max_ms);
+        else
+            fmt::print(out, "  pauses not timed (no probe on the collector in this build)\n");
     }
 
     // Drops: only the counters that moved, each with what to do about it.

@@ -168,7 +168,6 @@ private:
                 python::check_layout(target_.layout, *target_.mem, target_.interp.runtime_addr);
                 layout_checked_ = true;
             }
-            symbolizer_.new_epoch();
             gc = read_gc_state(target_);
             if (gc) last_gc_ = gc;
             heap_.sweep(*tracer_, *target_.mem, t, last_gc_ ? last_gc_->full_collections() : 0);
@@ -218,10 +217,12 @@ private:
             r.gc.old_generation_objects = last_gc_->old_generation_objects;
             r.gc.full_collections = last_gc_->full_collections();
             for (const auto& g : last_gc_->generations)
-                r.gc.generations.push_back({g.collections, g.collected, g.uncollectable, 0});
+                r.gc.generations.push_back({g.collections, g.collected, g.uncollectable});
         }
-        GcPauses pauses = tracer_->gc_pauses();
-        (void)pauses;  // GC-PAUSES: wire into report::Gc
+        if (has_gc_probe()) {
+            GcPauses p = tracer_->gc_pauses();
+            r.gc.pauses = report::GcPauses{p.collections, double(p.pause_ns) / 1e6, double(p.max_pause_ns) / 1e6};
+        }
 
         auto errors = tracer_->error_counters();
         static const char* kNames[] = {
@@ -246,6 +247,12 @@ private:
         r.overhead.probe_hits = r.sampling.events;
         r.overhead.estimated_cpu_s = double(r.overhead.probe_hits) * kEmulatedHitCostS;
         return r;
+    }
+
+    bool has_gc_probe() const {
+        for (const auto& p : plan_.probes)
+            if (p.kind == ProbeKind::GcEnter || p.kind == ProbeKind::UsdtGcStart) return true;
+        return false;
     }
 
     uint64_t heap_python_bytes() const {
