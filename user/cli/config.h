@@ -21,7 +21,7 @@ struct Config {
     std::string json_file;                    // trace/run: --json FILE
     double duration_s = 0;                    // trace/run: --duration (0: until stopped)
     double interval_s = 10;                   // trace/run: --interval
-    uint64_t sample_bytes = 64 * 1024;        // trace/run: --sample-bytes
+    uint64_t sample_bytes = 16 * 1024;        // trace/run: --sample-bytes
     uint32_t stack_storage = 16384;           // trace/run: --stack-storage
     uint32_t max_live = 262144;               // trace/run: --max-live
     bool fail_on_leak = false;                // run: --fail-on-leak

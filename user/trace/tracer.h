@@ -30,7 +30,7 @@ struct TracerConfig {
     ls_py_offsets offsets{};
     ls_type_offsets types{};
     uint64_t runtime_addr = 0;  // &_PyRuntime in the target
-    uint64_t sample_bytes = 64 * 1024;
+    uint64_t sample_bytes = 16 * 1024;
     uint32_t stack_storage = 16384;
     uint32_t max_live = 262144;
 };
