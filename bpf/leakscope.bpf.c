@@ -68,19 +68,19 @@ struct {
 	__type(value, __s64);
 } countdown SEC(".maps");
 
-/* Sampled live addresses -> seq, one map per family. */
+/* Sampled live allocations by address, one map per family. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct ls_sample);
 } live_objects SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 262144);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct ls_sample);
 } live_native SEC(".maps");
 
 struct {
@@ -267,34 +267,28 @@ static __always_inline __u64 capture_stack(__u32 *flags_out)
 
 static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type)
 {
-	struct ls_sample *s;
-	__u32 flags = 0;
-	__u64 seq = __sync_fetch_and_add(&next_seq, 1) + 1;
-	__u64 stack_id = capture_stack(&flags);
 	struct ls_family_stats *fs = stats_of(family);
+	struct ls_sample s = {
+		.addr = addr,
+		.seq = __sync_fetch_and_add(&next_seq, 1) + 1,
+		.type = type,
+		.ts_ns = bpf_ktime_get_ns(),
+		.size = size > 0xffffffffull ? 0xffffffffu : (__u32)size,
+		.family = family,
+		.tid = (__u32)bpf_get_current_pid_tgid(),
+	};
 
+	s.stack_id = capture_stack(&s.stack_flags);
 	if (fs)
 		fs->samples += 1;
-	if (bpf_map_update_elem(live, &addr, &seq, BPF_ANY)) {
+	if (bpf_map_update_elem(live, &addr, &s, BPF_ANY)) {
 		count_error(LS_ERR_LIVE_MAP_FULL);
 		return;
 	}
-	s = bpf_ringbuf_reserve(&samples, sizeof(*s), 0);
-	if (!s) {
+	if (bpf_ringbuf_output(&samples, &s, sizeof(s), 0)) {
 		bpf_map_delete_elem(live, &addr);
 		count_error(LS_ERR_EVENT_RING_FULL);
-		return;
 	}
-	s->addr = addr;
-	s->seq = seq;
-	s->stack_id = stack_id;
-	s->type = type;
-	s->ts_ns = bpf_ktime_get_ns();
-	s->size = size > 0xffffffffull ? 0xffffffffu : (__u32)size;
-	s->family = family;
-	s->tid = (__u32)bpf_get_current_pid_tgid();
-	s->stack_flags = flags;
-	bpf_ringbuf_submit(s, 0);
 }
 
 /* Shallow size of a new object: basic size, items, and the GC header. */

@@ -96,7 +96,8 @@ struct ls_type_offsets {
 };
 #define LS_TPFLAGS_HAVE_GC (1ul << 14)
 
-/* A sampled allocation, sent to user space through the ring buffer. */
+/* A sampled allocation: the value of the live maps (by address), and the
+ * event sent to user space through the ring buffer. */
 struct ls_sample {
 	__u64 addr;     /* object address / block address */
 	__u64 seq;      /* matches the value in the live map while the sample lives */

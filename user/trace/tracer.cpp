@@ -223,9 +223,9 @@ std::optional<ls_stack> Tracer::stack(uint64_t stack_id) const {
 
 std::optional<uint64_t> Tracer::live_seq(ls_family family, uint64_t addr) const {
     auto* map = family == LS_FAMILY_OBJECT ? skel_->maps.live_objects : skel_->maps.live_native;
-    uint64_t seq = 0;
-    if (bpf_map__lookup_elem(map, &addr, sizeof addr, &seq, sizeof seq, 0)) return std::nullopt;
-    return seq;
+    ls_sample live{};
+    if (bpf_map__lookup_elem(map, &addr, sizeof addr, &live, sizeof live, 0)) return std::nullopt;
+    return live.seq;
 }
 
 void Tracer::forget(ls_family family, uint64_t addr) {
