@@ -132,6 +132,10 @@ bool is_branch(const cs_insn* insn) {
     return false;
 }
 
+bool is_conditional_jump(const cs_insn* insn) {
+    return insn->id >= X86_INS_JAE && insn->id <= X86_INS_JS && insn->id != X86_INS_JMP;
+}
+
 // The RIP-relative address an instruction's memory operand refers to, if any.
 std::optional<uint64_t> rip_target(const cs_insn* insn) {
     const cs_x86& x = insn->detail->x86;
@@ -290,8 +294,9 @@ SiteScan find_new_reference_sites(uint64_t base, std::span<const uint8_t> code, 
             const cs_insn* next = dis.at(base, code, pc);
             if (!next) break;
             if (!flag_read) {
+                // Other tests (a NULL check) may sit between the GOT load and the flag read.
                 if (reads_mem_at(next, got_reg, flag_field)) flag_read = true;
-                else if (dis.writes(next, got_reg) || is_branch(next)) break;
+                else if (dis.writes(next, got_reg) || (is_branch(next) && !is_conditional_jump(next))) break;
             } else if (next->id == X86_INS_JNE || next->id == X86_INS_JE) {
                 auto target = branch_target(next);
                 if (!target) break;
