@@ -6,5 +6,5 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build.sh"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-exec $SUDO env LEAKSCOPE_EXAMPLE_SECONDS="${LEAKSCOPE_EXAMPLE_SECONDS:-20}" \
-  "$root/build/leakscope" run --interval 5 -- /usr/bin/python3 "$root/scripts/example_leak.py"
+exec $SUDO env LEAKSCOPE_EXAMPLE_SECONDS="${LEAKSCOPE_EXAMPLE_SECONDS:-30}" \
+  "$root/build/leakscope" run --interval 3 -- /usr/bin/python3 "$root/scripts/example_leak.py"
