@@ -29,7 +29,7 @@ static __always_inline int ls_read(void *reader, void *dst, __u32 size, __u64 ad
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define LS_COUNTDOWN_DRAWS 64
+
 
 /* Set by user space before load. */
 const volatile __u32 target_tgid = 0;
@@ -38,8 +38,9 @@ const volatile __u32 target_tgid = 0;
 struct ls_py_offsets py = {};
 const volatile struct ls_type_offsets types = {};
 /* Exponential draws with mean --sample-bytes, so sampling is byte-weighted
- * (Poisson) without floating point here. */
-const volatile __s64 countdown_draws[LS_COUNTDOWN_DRAWS] = {};
+ * (Poisson) without floating point here. Writable: the overhead budget may
+ * change the sampling rate while tracing. */
+__s64 countdown_draws[LS_COUNTDOWN_DRAWS] = {};
 
 /* &_PyRuntime in the target. */
 const volatile __u64 runtime_addr = 0;
@@ -405,6 +406,9 @@ int BPF_KRETPROBE(ls_malloc_return, __u64 addr)
 
 	if (!is_target())
 		return 0;
+	/* A block handed out again was freed, even if that free was not seen. */
+	if (addr)
+		bpf_map_delete_elem(&live_native, &addr);
 	size = bpf_map_lookup_elem(&pending_malloc, &tid);
 	if (!size)
 		return 0;
@@ -477,5 +481,13 @@ int ls_usdt_gc_done(struct pt_regs *ctx)
 {
 	if (is_target())
 		gc_end();
+	return 0;
+}
+
+/* Does nothing: attached to leakscope's own code, it measures what a probe hit
+ * costs by itself on this machine (the floor under every other program). */
+SEC("uprobe")
+int ls_calibrate(struct pt_regs *ctx)
+{
 	return 0;
 }

@@ -17,6 +17,7 @@
 
 #define LS_MAX_FRAMES 128
 #define LS_MAX_THREADS_WALK 64 /* thread-list entries searched per lookup */
+#define LS_COUNTDOWN_DRAWS 64  /* precomputed exponential draws for sampling */
 
 /* How a frame stores its position in the bytecode. */
 enum ls_frame_kind {

@@ -82,7 +82,7 @@ Report sample_report() {
     r.drops = {{"LIVE_MAP_FULL", 12, "live-allocation table full; raise --max-live or --sample-bytes"},
                {"STACK_TRUNCATED", 0, "stacks deeper than 128 frames were cut; outer frames are missing"}};
     r.sampling = {65536, 123456};
-    r.overhead = {40000, 0.5};
+    r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
     return r;
 }
 
@@ -204,7 +204,14 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(drops.at("STACK_TRUNCATED").at("count") == 0);
 
     CHECK(doc.at("sampling") == json{{"sample_bytes", 65536}, {"events", 123456}});
-    CHECK(doc.at("overhead") == json{{"probe_hits", 40000}, {"estimated_cpu_s", 0.5}});
+    const json& overhead = doc.at("overhead");
+    CHECK(overhead.at("probe_hits") == 40000);
+    CHECK(overhead.at("estimated_cpu_s") == 0.5);
+    CHECK(overhead.at("estimated_pct") == 3.2);
+    CHECK(overhead.at("budget_pct") == 2.0);
+    CHECK(overhead.at("probe_floor_ns") == 850);
+    CHECK(overhead.at("duty_cycle") == 0.25);
+    CHECK(overhead.at("adjustments") == json::array({"sampling lowered to one stack per 32.0 KiB"}));
 }
 
 TEST_CASE("JSON: suspects is an empty array when nothing leaks; unknowns are null", "[report]") {

@@ -17,6 +17,8 @@ EXAMPLES:
   leakscope trace -p 1234 --duration 60 --interval 5 --json leaks.json
   leakscope run -- python3 app.py     # trace a command from its first instruction
   leakscope run --fail-on-leak --duration 120 -- python3 -m pytest   # CI gate (exit 20 on a leak)
+  leakscope trace -p 1234 --mode continuous          # leave it on: at most 2% overhead
+  leakscope trace -p 1234 --max-overhead 10          # trace within a 10% budget
 )";
 
 void add_target_options(CLI::App& sub, Config& c) {
@@ -38,6 +40,13 @@ void add_trace_options(CLI::App& sub, Config& c) {
         ->check(CLI::Range(64u, 1u << 20))->capture_default_str();
     sub.add_option("--max-live", c.max_live, "Sampled live allocations kept in the kernel")
         ->check(CLI::Range(1024u, 1u << 24))->capture_default_str();
+    sub.add_option("--mode", c.mode,
+                   "trace: allocation probes always attached; continuous: cheap enough to leave on, "
+                   "probes attached in windows within the overhead budget")
+        ->check(CLI::IsMember({"trace", "continuous"}))->capture_default_str();
+    sub.add_option("--max-overhead", c.max_overhead_pct,
+                   "Overhead budget in percent of the target's CPU time (continuous mode: 2)")
+        ->check(CLI::Range(0.1, 1000.0));
     sub.add_option("--color", c.color, "Colour the text report")
         ->check(CLI::IsMember({"auto", "always", "never"}))->capture_default_str();
     add_target_options(sub, c);

@@ -28,7 +28,12 @@ struct Config {
     std::string debug_dir = "/usr/lib/debug"; // --debug-dir
     bool verbose = false;                     // -v, --verbose
     std::string color = "auto";               // --color auto|always|never
+    std::string mode = "trace";               // --mode trace|continuous
+    double max_overhead_pct = -1;             // --max-overhead (unset: none in trace, 2 in continuous)
 };
+
+// Overhead budget of continuous mode when --max-overhead is not given.
+constexpr double kContinuousBudgetPct = 2;
 
 // Exit status of a run with --fail-on-leak that found suspects.
 constexpr int kLeakFoundStatus = 20;

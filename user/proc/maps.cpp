@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -181,6 +182,34 @@ std::optional<MemoryUsage> read_memory_usage(pid_t pid) {
     }
     if (!seen_rss) return std::nullopt;
     return usage;
+}
+
+}  // namespace leakscope::proc
+
+namespace leakscope::proc {
+
+std::optional<ProcessCost> read_process_cost(pid_t pid) {
+    // stat: utime and stime are fields 14 and 15, counted after "(comm)", which may hold spaces.
+    auto stat = read_file(proc_path(pid, "stat"));
+    auto statm = read_file(proc_path(pid, "statm"));
+    if (!stat || !statm) return std::nullopt;
+    auto paren = stat->rfind(')');
+    if (paren == std::string::npos) return std::nullopt;
+    std::istringstream fields(stat->substr(paren + 2));
+    std::string field;
+    uint64_t utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {
+        if (i == 14) utime = std::stoull(field);
+        if (i == 15) {
+            stime = std::stoull(field);
+            break;
+        }
+    }
+    uint64_t pages = 0, resident = 0;
+    std::istringstream(*statm) >> pages >> resident;
+    static const double ticks = double(sysconf(_SC_CLK_TCK));
+    static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+    return ProcessCost{double(utime + stime) / ticks, resident * page};
 }
 
 }  // namespace leakscope::proc

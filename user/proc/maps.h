@@ -56,4 +56,11 @@ struct MemoryUsage {
 };
 std::optional<MemoryUsage> read_memory_usage(pid_t pid);
 
+// Cheap enough to read many times a second: CPU time (user + system) and RSS.
+struct ProcessCost {
+    double cpu_s = 0;
+    uint64_t rss = 0;
+};
+std::optional<ProcessCost> read_process_cost(pid_t pid);
+
 }  // namespace leakscope::proc

@@ -142,7 +142,13 @@ nlohmann::ordered_json to_json(const Report& report) {
         {"drops", std::move(drops)},
         {"sampling", {{"sample_bytes", report.sampling.sample_bytes}, {"events", report.sampling.events}}},
         {"overhead",
-         {{"probe_hits", report.overhead.probe_hits}, {"estimated_cpu_s", rounded(report.overhead.estimated_cpu_s)}}},
+         {{"probe_hits", report.overhead.probe_hits},
+          {"estimated_cpu_s", rounded(report.overhead.estimated_cpu_s)},
+          {"estimated_pct", rounded(report.overhead.estimated_pct)},
+          {"budget_pct", report.overhead.budget_pct ? json(rounded(*report.overhead.budget_pct)) : json(nullptr)},
+          {"probe_floor_ns", rounded(report.overhead.probe_floor_ns)},
+          {"duty_cycle", rounded(report.overhead.duty_cycle)},
+          {"adjustments", report.overhead.adjustments}}},
     };
 }
 

@@ -139,11 +139,15 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
     else
         fmt::print(out, "  every allocation traced; ");
     fmt::print(out, "{} events seen\n", human_count(report.sampling.events));
-    fmt::print(out, "  estimated overhead: {:.2f} s of CPU in {} probe hits", report.overhead.estimated_cpu_s,
-               human_count(report.overhead.probe_hits));
-    if (report.elapsed_s > 0)
-        fmt::print(out, " ({:.1f}% of one CPU)", 100 * report.overhead.estimated_cpu_s / report.elapsed_s);
-    fmt::print(out, "\n");
+    const Overhead& o = report.overhead;
+    fmt::print(out, "  estimated overhead: {:.1f}% of the target's CPU time ({:.2f} s in {} probe hits",
+               o.estimated_pct, o.estimated_cpu_s, human_count(o.probe_hits));
+    if (o.probe_floor_ns > 0) fmt::print(out, "; an empty probe hit costs {:.0f} ns here", o.probe_floor_ns);
+    fmt::print(out, ")\n");
+    if (o.budget_pct)
+        fmt::print(out, "  budget {:.1f}%; allocation probes attached {:.0f}% of the time\n", *o.budget_pct,
+                   100 * o.duty_cycle);
+    for (const auto& a : o.adjustments) fmt::print(out, "  {}\n", a);
 }
 
 }  // namespace leakscope::report

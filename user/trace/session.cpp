@@ -22,6 +22,7 @@
 #include "report/json_reporter.h"
 #include "report/text_reporter.h"
 #include "trace/gc_state.h"
+#include "trace/governor.h"
 #include "trace/heap.h"
 #include "trace/launch.h"
 #include "trace/probe_plan.h"
@@ -68,9 +69,18 @@ LibC find_libc(pid_t pid) {
     return {};
 }
 
-// Cost of one probe hit on an instruction the kernel emulates, measured on
-// this kind of machine (docs/benchmarks.md); used for the overhead estimate.
-constexpr double kEmulatedHitCostS = 1.0e-6;
+// Trace mode warns once its estimated overhead passes this.
+constexpr double kTraceWarnPct = 50;
+
+GovernorConfig governor_config(const cli::Config& c) {
+    GovernorConfig g;
+    const bool continuous = c.mode == "continuous";
+    g.budget_pct = c.max_overhead_pct > 0 ? c.max_overhead_pct : continuous ? cli::kContinuousBudgetPct : 0;
+    g.escalate = continuous;
+    g.window_s = continuous ? 1 : 2;
+    g.sample_bytes = c.sample_bytes;
+    return g;
+}
 
 class Session {
 public:
@@ -78,7 +88,8 @@ public:
         : c_(c), target_(std::move(target)), command_(command), symbolizer_(*target_.mem, target_.layout, target_.code_type),
           start_ns_(monotonic_ns()),
           heap_(c.sample_bytes, start_ns_, [this](uint64_t id) { return resolve(id); },
-                [this](uint64_t type) { return type_name(type); }) {}
+                [this](uint64_t type) { return type_name(type); }),
+          governor_(governor_config(c)) {}
 
     void attach() {
         libc_ = find_libc(target_.interp.pid);
@@ -95,6 +106,10 @@ public:
         tc.stack_storage = c_.stack_storage;
         tc.max_live = c_.max_live;
         tracer_ = std::make_unique<Tracer>(tc, plan_, [this](const ls_sample& s) { heap_.add(s); });
+        floor_ns_ = tracer_->measure_probe_floor_ns();
+        if (c_.verbose)
+            std::cerr << fmt::format("  measured: an empty probe hit on an emulated instruction costs {:.0f} ns here\n",
+                                     floor_ns_);
         start_ns_ = monotonic_ns();
         std::cerr << fmt::format("leakscope: tracing PID {} (CPython {}), {} probes attached; reports every {:g} s{}\n",
                                  target_.interp.pid, target_.interp.version.str(), tracer_->attached(), c_.interval_s,
@@ -109,6 +124,7 @@ public:
         bool target_gone = false;
         while (!g_stop_signal) {
             tracer_->poll(100);
+            govern();
             target_gone = command_ ? command_->exited() : !proc::process_running(target_.interp.pid);
             if (target_gone) break;
             uint64_t now = monotonic_ns();
@@ -123,6 +139,28 @@ public:
     }
 
 private:
+    // Keeps the probes' cost within the budget: duty cycle and sampling rate.
+    void govern() {
+        auto cost = proc::read_process_cost(target_.interp.pid);
+        if (!cost) return;
+        ProgramCost p = tracer_->allocation_cost();
+        CostReading r{double(monotonic_ns() - start_ns_) / 1e9, (double(p.hits) * floor_ns_ + double(p.run_ns)) / 1e9,
+                      double(p.run_ns) / 1e9, cost->cpu_s, cost->rss};
+        bool on = governor_.update(r);
+        if (governor_.sample_bytes() != sample_bytes_) {
+            sample_bytes_ = governor_.sample_bytes();
+            tracer_->set_sample_bytes(sample_bytes_);
+        }
+        if (on != tracer_->allocation_probes()) tracer_->set_allocation_probes(on);
+        if (!warned_ && governor_.budget_pct() <= 0 && r.t_s > 3 && governor_.estimated_pct() > kTraceWarnPct) {
+            warned_ = true;
+            std::cerr << fmt::format("leakscope: warning: tracing costs the target about {:.0f}% of its CPU time; "
+                                     "use --max-overhead PCT or --mode continuous to bound it\n",
+                                     governor_.estimated_pct());
+        }
+        probe_cpu_s_ = r.probe_s;
+    }
+
     std::pair<Stack, uint32_t> resolve(uint64_t stack_id) {
         auto st = stack_id ? tracer_->stack(stack_id) : std::nullopt;
         if (!st) return {{}, 0};
@@ -200,7 +238,7 @@ private:
     report::Report build(double t, bool final) {
         report::Report r;
         r.target = {target_.interp.pid, target_.interp.version.str(), target_.interp.binary_path};
-        r.mode = "trace";
+        r.mode = c_.mode;
         r.elapsed_s = t;
         r.interval = reports_ + 1;
         r.final = final;
@@ -242,10 +280,15 @@ private:
                                "code objects that could not be read (freed before symbolization)"});
 
         auto counters = tracer_->family_counters();
-        r.sampling.sample_bytes = c_.sample_bytes;
+        r.sampling.sample_bytes = sample_bytes_;
         for (const auto& f : counters) r.sampling.events += f.events;
-        r.overhead.probe_hits = r.sampling.events;
-        r.overhead.estimated_cpu_s = double(r.overhead.probe_hits) * kEmulatedHitCostS;
+        r.overhead.probe_hits = tracer_->allocation_cost().hits;
+        r.overhead.estimated_cpu_s = probe_cpu_s_;
+        r.overhead.estimated_pct = governor_.estimated_pct();
+        if (governor_.budget_pct() > 0) r.overhead.budget_pct = governor_.budget_pct();
+        r.overhead.probe_floor_ns = floor_ns_;
+        r.overhead.duty_cycle = governor_.duty_cycle();
+        r.overhead.adjustments = governor_.adjustments();
         return r;
     }
 
@@ -266,6 +309,11 @@ private:
     python::Symbolizer symbolizer_;
     uint64_t start_ns_;
     HeapTracker heap_;
+    Governor governor_;
+    uint64_t sample_bytes_ = c_.sample_bytes;
+    double floor_ns_ = 0;
+    double probe_cpu_s_ = 0;
+    bool warned_ = false;
     analysis::LeakAnalyzer analyzer_;
     LibC libc_;
     ProbePlan plan_;

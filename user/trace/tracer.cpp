@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -15,7 +16,21 @@
 #include <thread>
 
 #include "core/error.h"
+#include "proc/maps.h"
 #include "leakscope_bpf.skel.h"
+
+// Calibration point: a function that starts with an instruction the kernel
+// emulates (push), like the probe sites the plan picks.
+extern "C" void leakscope_calibration_point();
+asm(".pushsection .text\n"
+    ".globl leakscope_calibration_point\n"
+    ".type leakscope_calibration_point, @function\n"
+    "leakscope_calibration_point:\n"
+    "  push %rbp\n"
+    "  pop %rbp\n"
+    "  ret\n"
+    ".size leakscope_calibration_point, .-leakscope_calibration_point\n"
+    ".popsection\n");
 
 namespace leakscope::trace {
 namespace {
@@ -62,6 +77,11 @@ int handle_sample(void* ctx, void* data, size_t size) {
     return 0;
 }
 
+bool is_allocation_probe(ProbeKind kind) {
+    return kind != ProbeKind::GcEnter && kind != ProbeKind::GcExit && kind != ProbeKind::UsdtGcStart &&
+           kind != ProbeKind::UsdtGcDone;
+}
+
 // Removing a uprobe waits for an RCU grace period, ~0.1 s in a VM: one at a
 // time, a plan of hundreds of probes would take a minute to detach. Closed from
 // many threads at once, the waits overlap.
@@ -93,10 +113,16 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
     int err = open_and_load(c, true);
     if (err) err = open_and_load(c, false);
     if (err) throw Error(Errc::AttachFailed, fmt::format("the kernel refused leakscope's BPF programs: {}", strerror(-err)));
+    // Run-time statistics of the programs, for the measured overhead (best effort).
+    stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
     try {
-        if (multi_) attach_grouped(plan);
+        std::vector<Probe> always;
+        for (const auto& probe : plan.probes)
+            (is_allocation_probe(probe.kind) ? allocation_plan_ : always).push_back(probe);
+        if (multi_) attach_grouped(always);
         else
-            for (const auto& probe : plan.probes) attach(probe);
+            for (const auto& probe : always) attach(probe);
+        set_allocation_probes(true);
         ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
         if (!ring_) throw Error(Errc::AttachFailed, "cannot open the sample ring buffer");
     } catch (...) {
@@ -113,11 +139,7 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     skel_->bss->py = c.offsets;
     skel_->rodata->types = c.types;
     skel_->rodata->runtime_addr = c.runtime_addr;
-    // Exponential draws with mean sample_bytes at evenly spaced quantiles.
-    for (int i = 0; i < 64; ++i) {
-        double u = (i + 0.5) / 64.0;
-        skel_->rodata->countdown_draws[i] = static_cast<__s64>(std::ceil(-std::log(u) * double(c.sample_bytes)));
-    }
+    set_sample_bytes(c.sample_bytes);
     bpf_map__set_max_entries(skel_->maps.stacks, c.stack_storage);
     bpf_map__set_max_entries(skel_->maps.live_objects, c.max_live);
     bpf_map__set_max_entries(skel_->maps.live_native, c.max_live);
@@ -125,6 +147,7 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
         for (auto kind : {ProbeKind::ObjectNew, ProbeKind::Malloc, ProbeKind::Calloc, ProbeKind::Realloc,
                           ProbeKind::MallocReturn, ProbeKind::Free, ProbeKind::GcEnter, ProbeKind::GcExit})
             bpf_program__set_expected_attach_type(program_for(skel_, kind), kAttachUprobeMulti);
+        bpf_program__set_expected_attach_type(skel_->progs.ls_calibrate, kAttachUprobeMulti);
     }
     int err = leakscope_bpf__load(skel_);
     if (err) {
@@ -135,52 +158,105 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     return err;
 }
 
-void Tracer::attach_grouped(const ProbePlan& plan) {
+// One multi-uprobe link for `probes` (all of one kind, in one binary); returns its fd.
+int Tracer::attach_multi(ProbeKind kind, const std::string& binary, const std::vector<const Probe*>& probes,
+                         bpf_program* prog) {
+    std::vector<uint64_t> offsets, cookies;
+    for (const Probe* p : probes) {
+        offsets.push_back(p->file_offset);
+        cookies.push_back(p->cookie);
+    }
+    const bool ret = kind == ProbeKind::MallocReturn || kind == ProbeKind::GcExit;
+    // union bpf_attr.link_create for BPF_TRACE_UPROBE_MULTI (Linux 6.6+), which
+    // this libbpf predates.
+    struct {
+        uint32_t prog_fd, target_fd, attach_type, flags;
+        uint64_t path, offsets, ref_ctr_offsets, cookies;
+        uint32_t cnt, multi_flags, pid, pad;
+    } link{};
+    link.prog_fd = static_cast<uint32_t>(bpf_program__fd(prog));
+    link.attach_type = kAttachUprobeMulti;
+    link.path = reinterpret_cast<uint64_t>(binary.c_str());
+    link.offsets = reinterpret_cast<uint64_t>(offsets.data());
+    link.cookies = reinterpret_cast<uint64_t>(cookies.data());
+    link.cnt = static_cast<uint32_t>(offsets.size());
+    link.multi_flags = ret ? 1u /* BPF_F_UPROBE_MULTI_RETURN */ : 0u;
+    link.pid = static_cast<uint32_t>(pid_);
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    std::memcpy(&attr, &link, sizeof link);
+    int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
+    if (fd < 0) {
+        int e = errno;
+        if (e == ESRCH) throw Error(Errc::TargetExited, fmt::format("PID {} exited while probes were attached", pid_));
+        throw Error(Errc::AttachFailed, fmt::format("cannot attach {} {} probes in {}: {}", probes.size(),
+                                                    probe_kind_name(kind), binary, strerror(e)));
+    }
+    return fd;
+}
+
+void Tracer::attach_grouped(const std::vector<Probe>& probes) {
     std::map<std::pair<ProbeKind, std::string>, std::vector<const Probe*>> groups;
-    for (const auto& probe : plan.probes) {
+    for (const auto& probe : probes) {
         if (probe.kind == ProbeKind::UsdtGcStart || probe.kind == ProbeKind::UsdtGcDone) attach(probe);
         else groups[{probe.kind, probe.binary}].push_back(&probe);
     }
-    for (const auto& [key, probes] : groups) {
-        std::vector<uint64_t> offsets, cookies;
-        for (const Probe* p : probes) {
-            offsets.push_back(p->file_offset);
-            cookies.push_back(p->cookie);
-        }
-        const bool ret = key.first == ProbeKind::MallocReturn || key.first == ProbeKind::GcExit;
-        // union bpf_attr.link_create for BPF_TRACE_UPROBE_MULTI (Linux 6.6+), which
-        // this libbpf predates.
-        struct {
-            uint32_t prog_fd, target_fd, attach_type, flags;
-            uint64_t path, offsets, ref_ctr_offsets, cookies;
-            uint32_t cnt, multi_flags, pid, pad;
-        } link{};
-        link.prog_fd = static_cast<uint32_t>(bpf_program__fd(program_for(skel_, key.first)));
-        link.attach_type = kAttachUprobeMulti;
-        link.path = reinterpret_cast<uint64_t>(key.second.c_str());
-        link.offsets = reinterpret_cast<uint64_t>(offsets.data());
-        link.cookies = reinterpret_cast<uint64_t>(cookies.data());
-        link.cnt = static_cast<uint32_t>(offsets.size());
-        link.multi_flags = ret ? 1u /* BPF_F_UPROBE_MULTI_RETURN */ : 0u;
-        link.pid = static_cast<uint32_t>(pid_);
-        union bpf_attr attr;
-        std::memset(&attr, 0, sizeof attr);
-        std::memcpy(&attr, &link, sizeof link);
-        int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
-        if (fd < 0) {
-            int e = errno;
-            if (e == ESRCH) throw Error(Errc::TargetExited, fmt::format("PID {} exited while probes were attached", pid_));
-            throw Error(Errc::AttachFailed, fmt::format("cannot attach {} {} probes in {}: {}", probes.size(),
-                                                        probe_kind_name(key.first), key.second, strerror(e)));
-        }
-        multi_links_.push_back(fd);
-        attached_ += probes.size();
+    for (const auto& [key, group] : groups) {
+        int fd = attach_multi(key.first, key.second, group, program_for(skel_, key.first));
+        (is_allocation_probe(key.first) ? allocation_links_ : multi_links_).push_back(fd);
+        attached_ += group.size();
     }
+}
+
+void Tracer::set_allocation_probes(bool on) {
+    if (on == allocation_on_) return;
+    allocation_on_ = on;
+    if (!on) {
+        for (int fd : allocation_links_) close(fd);
+        allocation_links_.clear();
+        attached_ -= allocation_plan_.size();
+        return;
+    }
+    // A malloc whose return was not seen while detached must not lend its size to another.
+    uint64_t key = 0, next = 0;
+    while (bpf_map__get_next_key(skel_->maps.pending_malloc, nullptr, &next, sizeof next) == 0) {
+        key = next;
+        bpf_map__delete_elem(skel_->maps.pending_malloc, &key, sizeof(uint32_t), 0);
+    }
+    if (multi_) {
+        attach_grouped(allocation_plan_);
+    } else {
+        for (const auto& probe : allocation_plan_) attach(probe);
+    }
+}
+
+void Tracer::set_sample_bytes(uint64_t sample_bytes) {
+    // Exponential draws with mean sample_bytes at evenly spaced quantiles.
+    for (int i = 0; i < LS_COUNTDOWN_DRAWS; ++i) {
+        double u = (i + 0.5) / LS_COUNTDOWN_DRAWS;
+        skel_->bss->countdown_draws[i] = static_cast<__s64>(std::ceil(-std::log(u) * double(sample_bytes)));
+    }
+}
+
+ProgramCost Tracer::allocation_cost() const {
+    ProgramCost cost;
+    for (auto kind : {ProbeKind::ObjectNew, ProbeKind::Malloc, ProbeKind::Calloc, ProbeKind::Realloc,
+                      ProbeKind::MallocReturn, ProbeKind::Free}) {
+        bpf_prog_info info{};
+        uint32_t len = sizeof info;
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(program_for(skel_, kind)), &info, &len) == 0) {
+            cost.hits += info.run_cnt;
+            cost.run_ns += info.run_time_ns;
+        }
+    }
+    return cost;
 }
 
 void Tracer::detach_all() {
     for (int fd : multi_links_) close(fd);
+    for (int fd : allocation_links_) close(fd);
     multi_links_.clear();
+    allocation_links_.clear();
     destroy_links(links_);
 }
 
@@ -188,6 +264,44 @@ Tracer::~Tracer() {
     if (ring_) ring_buffer__free(ring_);
     detach_all();
     leakscope_bpf__destroy(skel_);
+    if (stats_fd_ >= 0) close(stats_fd_);
+}
+
+double Tracer::measure_probe_floor_ns() {
+    // The calibration point's file offset, from where it is mapped in this process.
+    const auto addr = reinterpret_cast<uint64_t>(&leakscope_calibration_point);
+    std::optional<proc::Mapping> self;
+    for (const auto& m : proc::read_maps(getpid()))
+        if (m.start <= addr && addr < m.end && m.is_file()) self = m;
+    if (!self) return 0;
+    Probe probe{ProbeKind::ObjectNew, proc::openable_path(getpid(), *self), 0, addr - self->start + self->offset, 0,
+                true, "leakscope_calibration_point"};
+
+    constexpr int kCalls = 20000;
+    auto time_calls = [] {
+        auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < kCalls; ++i) leakscope_calibration_point();
+        return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count();
+    };
+    const double plain = time_calls();
+    const pid_t target = pid_;
+    pid_ = getpid();
+    int fd = -1;
+    bpf_link* link = nullptr;
+    if (multi_) {
+        std::vector<const Probe*> one{&probe};
+        fd = attach_multi(probe.kind, probe.binary, one, skel_->progs.ls_calibrate);
+    } else {
+        LIBBPF_OPTS(bpf_uprobe_opts, opts);
+        link = bpf_program__attach_uprobe_opts(skel_->progs.ls_calibrate, pid_, probe.binary.c_str(),
+                                               probe.file_offset, &opts);
+    }
+    pid_ = target;
+    if (fd < 0 && !link) return 0;
+    const double probed = time_calls();
+    if (fd >= 0) close(fd);
+    if (link) bpf_link__destroy(link);
+    return std::max(0.0, (probed - plain) / kCalls);
 }
 
 void Tracer::attach(const Probe& probe) {

@@ -21,6 +21,7 @@ extern "C" {
 
 struct leakscope_bpf;
 struct bpf_link;
+struct bpf_program;
 struct ring_buffer;
 
 namespace leakscope::trace {
@@ -43,6 +44,12 @@ struct GcPauses {
     uint64_t collections = 0, pause_ns = 0, max_pause_ns = 0;
 };
 
+// What the allocation programs have cost so far: hits and time spent in BPF
+// (kernel run-time statistics), not counting the trap itself.
+struct ProgramCost {
+    uint64_t hits = 0, run_ns = 0;
+};
+
 class Tracer {
 public:
     using SampleHandler = std::function<void(const ls_sample&)>;
@@ -63,6 +70,15 @@ public:
     std::optional<uint64_t> live_seq(ls_family family, uint64_t addr) const;
     void forget(ls_family family, uint64_t addr);
 
+    // Allocation probes on or off (GC probes stay); for duty-cycled tracing.
+    void set_allocation_probes(bool on);
+    bool allocation_probes() const { return allocation_on_; }
+    // Mean bytes between samples, changeable while tracing.
+    void set_sample_bytes(uint64_t sample_bytes);
+    ProgramCost allocation_cost() const;
+    // What a hit of an empty program on an emulated instruction costs here, in ns.
+    double measure_probe_floor_ns();
+
     std::array<FamilyCounters, LS_FAMILY_COUNT> family_counters() const;
     std::array<uint64_t, LS_ERR_COUNT> error_counters() const;
     GcPauses gc_pauses() const;
@@ -72,15 +88,21 @@ public:
 private:
     int open_and_load(const TracerConfig& config, bool multi);
     void attach(const Probe& probe);  // one perf-event uprobe / USDT probe
-    void attach_grouped(const ProbePlan& plan);
+    void attach_grouped(const std::vector<Probe>& probes);
+    int attach_multi(ProbeKind kind, const std::string& binary, const std::vector<const Probe*>& probes,
+                     bpf_program* prog);
     void detach_all();
 
     pid_t pid_;
     leakscope_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
-    std::vector<int> multi_links_;
+    std::vector<int> multi_links_;        // GC (always on)
+    std::vector<int> allocation_links_;   // allocation probes (duty-cycled)
+    std::vector<Probe> allocation_plan_;
+    bool allocation_on_ = false;
     bool multi_ = false;
     size_t attached_ = 0;
+    int stats_fd_ = -1;
     ring_buffer* ring_ = nullptr;
     SampleHandler on_sample_;
     int ncpus_ = 1;

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include <catch2/catch.hpp>
+
+#include "trace/governor.h"
+
+using namespace leakscope::trace;
+
+namespace {
+
+// A target using one CPU fully, whose probes cost `pct` percent of its own
+// time while attached (`bpf_share` of that in the programs).
+struct Simulation {
+    Governor& g;
+    double pct, bpf_share;
+    double memory_rate = 0;  // bytes/s
+    double t = 0, probe = 0, bpf = 0, cpu = 0, memory = 100e6;
+    double on_time = 0;
+
+    void run(double seconds, double step = 0.1) {
+        for (double end = t + seconds; t < end;) {
+            bool on = g.update({t, probe, bpf, cpu, uint64_t(memory)});
+            t += step;
+            const double cost = on ? step * pct / (100 + pct) : 0;
+            probe += cost;
+            bpf += cost * bpf_share;
+            cpu += step;
+            memory += memory_rate * step;
+            on_time += on ? step : 0;
+        }
+    }
+};
+
+}  // namespace
+
+TEST_CASE("without a budget the probes stay attached and the cost is only estimated", "[governor]") {
+    Governor g({0, false, 1, 16384});
+    Simulation sim{g, 40, 0.1};
+    sim.run(30);
+    CHECK(sim.on_time == Approx(30).margin(0.2));
+    CHECK(g.estimated_pct() == Approx(40).epsilon(0.05));
+    CHECK(g.adjustments().empty());
+}
+
+TEST_CASE("over budget, the probes are attached in windows that meet the budget", "[governor]") {
+    Governor g({2, false, 1, 16384});
+    Simulation sim{g, 50, 0.1};
+    sim.run(300);
+    CHECK(g.estimated_pct() == Approx(2).margin(0.5));
+    CHECK(g.duty_cycle() == Approx(0.06).margin(0.015));
+    REQUIRE_FALSE(g.adjustments().empty());
+    CHECK(g.adjustments().front().find("windows") != std::string::npos);
+}
+
+TEST_CASE("when stack walks dominate, sampling is lowered before coverage", "[governor]") {
+    Governor g({20, false, 1, 16384});
+    Simulation sim{g, 30, 0.9};
+    sim.run(3);
+    CHECK(g.sample_bytes() > 16384);
+    REQUIRE_FALSE(g.adjustments().empty());
+    CHECK(g.adjustments().front().find("sampling lowered") != std::string::npos);
+}
+
+TEST_CASE("within budget nothing changes", "[governor]") {
+    Governor g({5, true, 1, 16384});
+    Simulation sim{g, 1, 0.5};
+    sim.run(60);
+    CHECK(g.duty_cycle() == Approx(1).margin(0.01));
+    CHECK(g.adjustments().empty());
+}
+
+TEST_CASE("a process that keeps growing gets a larger budget in continuous mode", "[governor]") {
+    Governor g({2, true, 1, 16384});
+    Simulation sim{g, 50, 0.1};
+    sim.memory_rate = 1e6;  // 1 MB/s
+    sim.run(60);
+    CHECK(g.budget_pct() == Approx(10));
+    bool escalated = false;
+    for (const auto& a : g.adjustments()) escalated |= a.find("escalated") != std::string::npos;
+    CHECK(escalated);
+}
+
+TEST_CASE("a flat process is not escalated", "[governor]") {
+    Governor g({2, true, 1, 16384});
+    Simulation sim{g, 50, 0.1};
+    sim.run(120);
+    CHECK(g.budget_pct() == Approx(2));
+}

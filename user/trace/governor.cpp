@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "trace/governor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace leakscope::trace {
+namespace {
+// Too little target CPU time in a window to judge its cost.
+constexpr double kMinCpuS = 0.02;
+// Growth that escalates: this much over the growth window, steadily.
+constexpr double kGrowthWindowS = 30;
+constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
+constexpr double kGrowthFraction = 0.05;
+
+double percent(double cost, double cpu) {
+    const double own = cpu - cost;
+    return own > 0 ? 100 * cost / own : 0;
+}
+}  // namespace
+
+Governor::Governor(GovernorConfig config)
+    : config_(config), budget_pct_(config.budget_pct), sample_bytes_(config.sample_bytes) {}
+
+void Governor::note(double t, std::string what) { adjustments_.push_back(fmt::format("{:.0f} s: {}", t, what)); }
+
+double Governor::estimated_pct() const { return percent(last_.probe_s - first_.probe_s, last_.target_cpu_s - first_.target_cpu_s); }
+
+double Governor::duty_cycle() const {
+    const double span = last_.t_s - first_.t_s;
+    const double on = on_time_ + (on_ ? last_.t_s - phase_start_ : 0);
+    return span > 0 ? std::min(1.0, on / span) : 1.0;
+}
+
+bool Governor::update(const CostReading& r) {
+    if (!started_) {
+        started_ = true;
+        first_ = last_ = window_start_ = r;
+        phase_start_ = r.t_s;
+        return on_;
+    }
+    last_ = r;
+    watch_growth(r);
+    if (budget_pct_ <= 0) return on_;
+    const double window = on_time_ > 0 ? config_.window_s : std::min(config_.window_s, config_.first_window_s);
+    if (on_ && r.t_s - phase_start_ >= window) end_window(r);
+    else if (!on_ && r.t_s - phase_start_ >= off_length_) {
+        on_ = true;
+        phase_start_ = r.t_s;
+        window_start_ = r;
+    }
+    return on_;
+}
+
+void Governor::end_window(const CostReading& r) {
+    const double cpu = r.target_cpu_s - window_start_.target_cpu_s;
+    const double cost = r.probe_s - window_start_.probe_s;
+    auto next_window = [&] {
+        on_time_ += r.t_s - phase_start_;
+        phase_start_ = r.t_s;
+        window_start_ = r;
+    };
+    if (cpu < kMinCpuS) return next_window();  // an idle target: nothing to judge, keep tracing
+    const double pct = percent(cost, cpu);
+    const double bpf_share = cost > 0 ? (r.bpf_s - window_start_.bpf_s) / cost : 0;
+    if (pct <= budget_pct_) return next_window();  // within budget: stay on
+    // Stack walks dominate: sample more sparsely before giving up coverage.
+    if (bpf_share > 0.5 && sample_bytes_ < kMaxSampleBytes) {
+        sample_bytes_ = std::min<uint64_t>(sample_bytes_ * 4, kMaxSampleBytes);
+        note(r.t_s, fmt::format("sampling lowered to one stack per {} KiB (tracing cost {:.1f}% > budget {:.1f}%)",
+                                sample_bytes_ / 1024, pct, budget_pct_));
+        return next_window();
+    }
+    // Attach in windows: on for window_s, off long enough that the average meets
+    // the budget. While attached, the target's own work gets 100/(100+pct) of
+    // the window; the cost of that must be spread over the pause as well.
+    const double on_s = r.t_s - phase_start_;
+    const double off = on_s * (100 / (100 + pct)) * (pct / budget_pct_ - 1);
+    if (off > off_length_ * 1.5 || off < off_length_ / 1.5)
+        note(r.t_s, fmt::format("allocation probes attached in {:.1f} s windows, paused {:.0f} s in between "
+                                "(cost {:.1f}% while attached > budget {:.1f}%)",
+                                on_s, off, pct, budget_pct_));
+    off_length_ = off;
+    on_time_ += r.t_s - phase_start_;
+    on_ = false;
+    phase_start_ = r.t_s;
+}
+
+void Governor::watch_growth(const CostReading& r) {
+    if (!config_.escalate || escalated_) return;
+    memory_.push_back(r);
+    while (memory_.size() > 2 && r.t_s - memory_.front().t_s > kGrowthWindowS) memory_.pop_front();
+    if (r.t_s - memory_.front().t_s < kGrowthWindowS * 0.9) return;
+    // Steady growth: every third of the window grew, and the whole by enough.
+    const auto& a = memory_.front();
+    const auto& b = memory_[memory_.size() / 3];
+    const auto& c = memory_[2 * memory_.size() / 3];
+    const double grown = double(r.memory_bytes) - double(a.memory_bytes);
+    if (b.memory_bytes > a.memory_bytes && c.memory_bytes > b.memory_bytes && r.memory_bytes > c.memory_bytes &&
+        grown > std::max(kGrowthBytes, kGrowthFraction * double(a.memory_bytes))) {
+        escalated_ = true;
+        const double before = budget_pct_;
+        budget_pct_ = std::min(budget_pct_ * kEscalationFactor, kMaxEscalatedPct);
+        off_length_ /= kEscalationFactor;
+        note(r.t_s, fmt::format("escalated: memory grew {:.1f} MiB in {:.0f} s; budget raised from {:.1f}% to {:.1f}%",
+                                grown / (1024.0 * 1024.0), r.t_s - a.t_s, before, budget_pct_));
+    }
+}
+
+}  // namespace leakscope::trace

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Keeps the cost of tracing within a budget. It measures what the probes cost
+// the target (probe hits times the measured cost of an empty hit, plus the
+// time the programs ran) against the target's own CPU time, and when over
+// budget first samples stacks more sparsely, then attaches the allocation
+// probes in windows (duty cycle). In continuous mode, a process whose memory
+// keeps growing gets a larger budget (escalation), said in the report.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+namespace leakscope::trace {
+
+struct GovernorConfig {
+    double budget_pct = 0;          // 0: no budget (always on, estimate only)
+    bool escalate = false;          // continuous mode: follow a growing process more closely
+    double window_s = 1;            // length of one tracing window
+    double first_window_s = 0.25;   // the first, which measures the cost before committing to more
+    uint64_t sample_bytes = 16384;  // starting sampling distance
+};
+
+// Cumulative readings, taken as often as the caller likes.
+struct CostReading {
+    double t_s = 0;
+    double probe_s = 0;        // estimated CPU time the probes cost the target
+    double bpf_s = 0;          // of which: time in the BPF programs (stack walks)
+    double target_cpu_s = 0;   // the target's CPU time (probe cost included)
+    uint64_t memory_bytes = 0; // RSS
+};
+
+class Governor {
+public:
+    explicit Governor(GovernorConfig config);
+
+    // Returns whether the allocation probes should be attached now.
+    bool update(const CostReading& reading);
+
+    uint64_t sample_bytes() const { return sample_bytes_; }
+    double estimated_pct() const;  // over the whole run
+    double duty_cycle() const;
+    double budget_pct() const { return budget_pct_; }
+    const std::vector<std::string>& adjustments() const { return adjustments_; }
+
+    static constexpr uint64_t kMaxSampleBytes = 1 << 20;
+    static constexpr double kEscalationFactor = 5;
+    static constexpr double kMaxEscalatedPct = 10;
+
+private:
+    void note(double t, std::string what);
+    void end_window(const CostReading& r);
+    void watch_growth(const CostReading& r);
+
+    GovernorConfig config_;
+    double budget_pct_;
+    uint64_t sample_bytes_;
+    bool on_ = true;
+    bool escalated_ = false;
+    double phase_start_ = 0;   // start of the current window or pause
+    double off_length_ = 0;    // length of the pauses between windows
+    CostReading window_start_{};
+    CostReading first_{}, last_{};
+    bool started_ = false;
+    double on_time_ = 0;
+    std::deque<CostReading> memory_;  // recent readings, for growth
+    std::vector<std::string> adjustments_;
+};
+
+}  // namespace leakscope::trace
