@@ -8,21 +8,21 @@ using namespace leakscope::trace;
 namespace {
 
 // A target using one CPU fully, whose probes cost `pct` percent of its own
-// time while attached (`bpf_share` of that in the programs).
+// time while attached (`walk_share` of that walking stacks).
 struct Simulation {
     Governor& g;
-    double pct, bpf_share;
+    double pct, walk_share;
     double memory_rate = 0;  // bytes/s
-    double t = 0, probe = 0, bpf = 0, cpu = 0, memory = 100e6;
+    double t = 0, probe = 0, walk = 0, cpu = 0, memory = 100e6;
     double on_time = 0;
 
     void run(double seconds, double step = 0.1) {
         for (double end = t + seconds; t < end;) {
-            bool on = g.update({t, probe, bpf, cpu, uint64_t(memory)});
+            bool on = g.update({t, probe, walk, cpu, uint64_t(memory)});
             t += step;
             const double cost = on ? step * pct / (100 + pct) : 0;
             probe += cost;
-            bpf += cost * bpf_share;
+            walk += cost * walk_share;
             cpu += step;
             memory += memory_rate * step;
             on_time += on ? step : 0;

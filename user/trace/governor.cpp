@@ -63,10 +63,10 @@ void Governor::end_window(const CostReading& r) {
     };
     if (cpu < kMinCpuS) return next_window();  // an idle target: nothing to judge, keep tracing
     const double pct = percent(cost, cpu);
-    const double bpf_share = cost > 0 ? (r.bpf_s - window_start_.bpf_s) / cost : 0;
+    const double walk_share = cost > 0 ? (r.walk_s - window_start_.walk_s) / cost : 0;
     if (pct <= budget_pct_) return next_window();  // within budget: stay on
     // Stack walks dominate: sample more sparsely before giving up coverage.
-    if (bpf_share > 0.5 && sample_bytes_ < kMaxSampleBytes) {
+    if (walk_share > 0.5 && sample_bytes_ < kMaxSampleBytes) {
         sample_bytes_ = std::min<uint64_t>(sample_bytes_ * 4, kMaxSampleBytes);
         note(r.t_s, fmt::format("sampling lowered to one stack per {} KiB (tracing cost {:.1f}% > budget {:.1f}%)",
                                 sample_bytes_ / 1024, pct, budget_pct_));

@@ -26,7 +26,7 @@ struct GovernorConfig {
 struct CostReading {
     double t_s = 0;
     double probe_s = 0;        // estimated CPU time the probes cost the target
-    double bpf_s = 0;          // of which: time in the BPF programs (stack walks)
+    double walk_s = 0;         // of which: estimated time walking Python stacks (sampled hits)
     double target_cpu_s = 0;   // the target's CPU time (probe cost included)
     uint64_t memory_bytes = 0; // RSS
 };

@@ -69,6 +69,10 @@ LibC find_libc(pid_t pid) {
     return {};
 }
 
+// What walking one Python stack in a probe costs, for the budget's choice
+// between sampling less and attaching less (a deep stack: ~20 frames of reads).
+constexpr double kStackWalkS = 10e-6;
+
 // Trace mode warns once its estimated overhead passes this.
 constexpr double kTraceWarnPct = 50;
 
@@ -144,8 +148,11 @@ private:
         auto cost = proc::read_process_cost(target_.interp.pid);
         if (!cost) return;
         ProgramCost p = tracer_->allocation_cost();
-        CostReading r{double(monotonic_ns() - start_ns_) / 1e9, (double(p.hits) * floor_ns_ + double(p.run_ns)) / 1e9,
-                      double(p.run_ns) / 1e9, cost->cpu_s, cost->rss};
+        uint64_t samples = 0;
+        for (const auto& f : tracer_->family_counters()) samples += f.samples;
+        const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns)) / 1e9;
+        CostReading r{double(monotonic_ns() - start_ns_) / 1e9, probe_s,
+                      std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
         bool on = governor_.update(r);
         if (governor_.sample_bytes() != sample_bytes_) {
             sample_bytes_ = governor_.sample_bytes();

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <thread>
@@ -116,6 +117,15 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
     // Run-time statistics of the programs, for the measured overhead (best effort).
     stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
     try {
+        // Probes are attached again after pauses (duty cycle); by then a path such as
+        // /proc/PID/map_files/RANGE may be gone (ld.so splits mappings it protects),
+        // so each binary is held open and attached through its descriptor.
+        for (const auto& probe : plan.probes) {
+            if (binary_fds_.count(probe.binary)) continue;
+            int fd = open(probe.binary.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd < 0) throw Error(Errc::AttachFailed, fmt::format("cannot open {}: {}", probe.binary, strerror(errno)));
+            binary_fds_[probe.binary] = fd;
+        }
         std::vector<Probe> always;
         for (const auto& probe : plan.probes)
             (is_allocation_probe(probe.kind) ? allocation_plan_ : always).push_back(probe);
@@ -128,6 +138,8 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
     } catch (...) {
         detach_all();
         leakscope_bpf__destroy(skel_);
+        if (stats_fd_ >= 0) close(stats_fd_);
+        for (const auto& [path, fd] : binary_fds_) close(fd);
         throw;
     }
 }
@@ -176,7 +188,8 @@ int Tracer::attach_multi(ProbeKind kind, const std::string& binary, const std::v
     } link{};
     link.prog_fd = static_cast<uint32_t>(bpf_program__fd(prog));
     link.attach_type = kAttachUprobeMulti;
-    link.path = reinterpret_cast<uint64_t>(binary.c_str());
+    const std::string path = held_path(binary);
+    link.path = reinterpret_cast<uint64_t>(path.c_str());
     link.offsets = reinterpret_cast<uint64_t>(offsets.data());
     link.cookies = reinterpret_cast<uint64_t>(cookies.data());
     link.cnt = static_cast<uint32_t>(offsets.size());
@@ -265,6 +278,12 @@ Tracer::~Tracer() {
     detach_all();
     leakscope_bpf__destroy(skel_);
     if (stats_fd_ >= 0) close(stats_fd_);
+    for (const auto& [path, fd] : binary_fds_) close(fd);
+}
+
+std::string Tracer::held_path(const std::string& binary) const {
+    auto it = binary_fds_.find(binary);
+    return it == binary_fds_.end() ? binary : fmt::format("/proc/self/fd/{}", it->second);
 }
 
 double Tracer::measure_probe_floor_ns() {
@@ -309,12 +328,12 @@ void Tracer::attach(const Probe& probe) {
     bpf_link* link = nullptr;
     if (probe.kind == ProbeKind::UsdtGcStart || probe.kind == ProbeKind::UsdtGcDone) {
         const char* name = probe.kind == ProbeKind::UsdtGcStart ? "gc__start" : "gc__done";
-        link = bpf_program__attach_usdt(prog, pid_, probe.binary.c_str(), "python", name, nullptr);
+        link = bpf_program__attach_usdt(prog, pid_, held_path(probe.binary).c_str(), "python", name, nullptr);
     } else {
         LIBBPF_OPTS(bpf_uprobe_opts, opts);
         opts.retprobe = probe.kind == ProbeKind::MallocReturn || probe.kind == ProbeKind::GcExit;
         opts.bpf_cookie = probe.cookie;
-        link = bpf_program__attach_uprobe_opts(prog, pid_, probe.binary.c_str(), probe.file_offset, &opts);
+        link = bpf_program__attach_uprobe_opts(prog, pid_, held_path(probe.binary).c_str(), probe.file_offset, &opts);
     }
     if (!link) {
         int err = errno;

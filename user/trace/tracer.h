@@ -8,6 +8,7 @@
 
 #include <array>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -92,6 +93,7 @@ private:
     int attach_multi(ProbeKind kind, const std::string& binary, const std::vector<const Probe*>& probes,
                      bpf_program* prog);
     void detach_all();
+    std::string held_path(const std::string& binary) const;
 
     pid_t pid_;
     leakscope_bpf* skel_ = nullptr;
@@ -103,6 +105,7 @@ private:
     bool multi_ = false;
     size_t attached_ = 0;
     int stats_fd_ = -1;
+    std::map<std::string, int> binary_fds_;  // plan path -> open descriptor
     ring_buffer* ring_ = nullptr;
     SampleHandler on_sample_;
     int ncpus_ = 1;
