@@ -13,6 +13,7 @@ struct Simulation {
     Governor& g;
     double pct, walk_share;
     double memory_rate = 0;  // bytes/s
+    double cpu_rate = 1;     // share of a CPU the target uses for its own work
     double t = 0, probe = 0, walk = 0, cpu = 0, memory = 100e6;
     double on_time = 0;
 
@@ -20,10 +21,11 @@ struct Simulation {
         for (double end = t + seconds; t < end;) {
             bool on = g.update({t, probe, walk, cpu, uint64_t(memory)});
             t += step;
-            const double cost = on ? step * pct / (100 + pct) : 0;
+            const double own = step * cpu_rate;
+            const double cost = on ? own * pct / 100 : 0;
             probe += cost;
             walk += cost * walk_share;
-            cpu += step;
+            cpu += own + cost;
             memory += memory_rate * step;
             on_time += on ? step : 0;
         }
@@ -46,9 +48,17 @@ TEST_CASE("over budget, the probes are attached in windows that meet the budget"
     Simulation sim{g, 50, 0.1};
     sim.run(300);
     CHECK(g.estimated_pct() == Approx(2).margin(0.5));
-    CHECK(g.duty_cycle() == Approx(0.06).margin(0.015));
+    CHECK(g.duty_cycle() == Approx(2.0 / 50).margin(0.01));
     REQUIRE_FALSE(g.adjustments().empty());
     CHECK(g.adjustments().front().find("windows") != std::string::npos);
+}
+
+TEST_CASE("a mostly idle target gets pauses long enough for its own slower pace", "[governor]") {
+    Governor g({2, false, 1, 16384});
+    Simulation sim{g, 300, 0.1};
+    sim.cpu_rate = 0.05;
+    sim.run(1200);
+    CHECK(g.estimated_pct() == Approx(2).margin(0.6));
 }
 
 TEST_CASE("when stack walks dominate, sampling is lowered before coverage", "[governor]") {

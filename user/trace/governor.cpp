@@ -9,6 +9,9 @@ namespace leakscope::trace {
 namespace {
 // Too little target CPU time in a window to judge its cost.
 constexpr double kMinCpuS = 0.02;
+// Bounds on the pause computed from the target's CPU rate.
+constexpr double kMinCpuRate = 0.01;
+constexpr double kMaxPauseS = 600;
 // Growth that escalates: this much over the growth window, steadily.
 constexpr double kGrowthWindowS = 30;
 constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
@@ -46,6 +49,7 @@ bool Governor::update(const CostReading& r) {
     const double window = on_time_ > 0 ? config_.window_s : std::min(config_.window_s, config_.first_window_s);
     if (on_ && r.t_s - phase_start_ >= window) end_window(r);
     else if (!on_ && r.t_s - phase_start_ >= off_length_) {
+        if (r.t_s > phase_start_) pause_cpu_rate_ = (r.target_cpu_s - pause_start_.target_cpu_s) / (r.t_s - phase_start_);
         on_ = true;
         phase_start_ = r.t_s;
         window_start_ = r;
@@ -72,11 +76,14 @@ void Governor::end_window(const CostReading& r) {
                                 sample_bytes_ / 1024, pct, budget_pct_));
         return next_window();
     }
-    // Attach in windows: on for window_s, off long enough that the average meets
-    // the budget. While attached, the target's own work gets 100/(100+pct) of
-    // the window; the cost of that must be spread over the pause as well.
+    // Attach in windows: on for window_s, then paused until the target's own
+    // CPU time has grown enough that the window's cost is within budget of it.
+    // The pause lasts as long as that takes at the target's untraced CPU rate
+    // (measured over the last pause; at first, the window's rate).
     const double on_s = r.t_s - phase_start_;
-    const double off = on_s * (100 / (100 + pct)) * (pct / budget_pct_ - 1);
+    const double own = cpu - cost;
+    const double rate = std::max(kMinCpuRate, pause_cpu_rate_ > 0 ? pause_cpu_rate_ : cpu / on_s);
+    const double off = std::min(kMaxPauseS, std::max(0.0, (cost * 100 / budget_pct_ - own) / rate));
     if (off > off_length_ * 1.5 || off < off_length_ / 1.5)
         note(r.t_s, fmt::format("allocation probes attached in {:.1f} s windows, paused {:.0f} s in between "
                                 "(cost {:.1f}% while attached > budget {:.1f}%)",
@@ -85,6 +92,7 @@ void Governor::end_window(const CostReading& r) {
     on_time_ += r.t_s - phase_start_;
     on_ = false;
     phase_start_ = r.t_s;
+    pause_start_ = r;
 }
 
 void Governor::watch_growth(const CostReading& r) {
