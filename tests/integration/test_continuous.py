@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""Continuous mode and the overhead budget, on Debian's python3.11 (the
+realistic static LTO build).
+
+- Continuous mode keeps the allocation probes detached most of the time, yet
+  names the leaking line of the unbounded-cache scenario within 120 s, and the
+  report says what it sampled and what it changed (escalation included).
+- With --max-overhead on an allocation-heavy loop, the budget is enforced and
+  the report says what was reduced.
+Speed itself is measured by scripts/benchmark.py, not here.
+"""
+
+import os
+import re
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+PYTHON = "/usr/bin/python3.11"
+ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+ALLOC_LOOP = """
+import time
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    for i in range(2000):
+        d = {"a": i, "b": [i, i + 1]}
+        s = "x%d" % i
+"""
+
+
+def leak_line(path):
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            if re.search(r"#\s*LEAK\s*$", line):
+                return number
+    raise AssertionError("no # LEAK line in " + path)
+
+
+class ContinuousTest(unittest.TestCase):
+    def run_json(self, args, env=None, timeout=300):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "report.json")
+            run = harness.run_leakscope_ex(args[:1] + ["--json", out] + args[1:], timeout=timeout, env=env)
+            self.assertEqual(run.rc, 0, run.stderr)
+            with open(out) as f:
+                return harness.parse_json(self, f.read()), run
+
+    def test_continuous_mode_names_the_leak_within_120_s(self):
+        if not os.path.exists(PYTHON):
+            harness.skip("%s is not installed" % PYTHON)
+        scenario = os.path.join(ZOO, "leak_module_cache.py")
+        report, run = self.run_json(
+            ["run", "--mode", "continuous", "--interval", "10", "--", PYTHON, scenario],
+            env=harness.clean_env(LEAKSCOPE_ZOO_SECONDS=120))
+        harness.assert_no_probes_left(self, [PYTHON], {run.pid})
+        self.assertEqual(report["mode"], "continuous")
+        overhead = report["overhead"]
+        self.assertIsNotNone(overhead["budget_pct"])
+        self.assertLess(overhead["duty_cycle"], 0.5, "continuous mode kept its probes attached: %s" % overhead)
+        self.assertTrue(overhead["adjustments"], "the report does not say what continuous mode did")
+        self.assertTrue(report["suspects"], "no suspect after 120 s in continuous mode")
+        line = leak_line(scenario)
+        frames = report["suspects"][0]["frames"]
+        self.assertIn((os.path.basename(scenario), line),
+                      [(os.path.basename(f["file"]), f["line"]) for f in frames])
+
+    def test_budget_reduces_and_says_so(self):
+        if not os.path.exists(PYTHON):
+            harness.skip("%s is not installed" % PYTHON)
+        report, run = self.run_json(["run", "--max-overhead", "5", "--interval", "5", "--", PYTHON, "-c", ALLOC_LOOP])
+        overhead = report["overhead"]
+        self.assertEqual(overhead["budget_pct"], 5)
+        self.assertLess(overhead["duty_cycle"], 0.5)
+        self.assertTrue(any("windows" in a or "sampling" in a for a in overhead["adjustments"]), overhead)
+        # Self-estimate near the budget (the first window is spent measuring).
+        self.assertLess(overhead["estimated_pct"], 4 * 5, overhead)
+        self.assertGreater(overhead["probe_floor_ns"], 0)
+
+
+if __name__ == "__main__":
+    harness.parse_args()
+    harness.run_tests()
