@@ -5,7 +5,7 @@
  * BPF target and by g++ for user space.
  *
  * IMPORTANT: when adding a field to ls_py_offsets, also fill it in
- * user/python/layout.cpp (PyLayout::bpf_offsets) and bump nothing else:
+ * user/python/layout.cpp (PyLayout::bpf_offsets); nothing else needs to change:
  * the BPF side reads offsets only through this struct.
  */
 #ifndef LEAKSCOPE_H
@@ -28,7 +28,6 @@ enum ls_frame_kind {
 /* Everything the in-kernel walker needs about one interpreter build.
  * Offsets are in bytes from the start of the named struct. */
 struct ls_py_offsets {
-	__u64 runtime_addr;           /* address of _PyRuntime in the target */
 	__u32 runtime_interp_head;    /* _PyRuntime.interpreters.head */
 	__u32 interp_threads_head;    /* PyInterpreterState.tstate_head / threads.head */
 	__u32 tstate_next;            /* PyThreadState.next */
@@ -44,7 +43,6 @@ struct ls_py_offsets {
 	__u32 frame_owner;            /* LS_FRAME_INTERP: owner (char) */
 	__u32 owner_skip_from;        /* owners >= this are C-stack shim frames (0xff: none) */
 	__u32 code_adaptive;          /* LS_FRAME_INTERP: co_code_adaptive */
-	__u32 pad;
 	__u64 code_mask;              /* f_executable mask: ~3 for 3.14 stack refs */
 };
 

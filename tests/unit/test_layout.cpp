@@ -260,8 +260,7 @@ TEST_CASE("tables carry the version-specific facts", "[layout]") {
 TEST_CASE("bpf_offsets carries the walker's subset", "[layout]") {
     const uint32_t absent = std::numeric_limits<uint32_t>::max();
 
-    auto o310 = table_layout({3, 10, 13})->bpf_offsets(0x1000);
-    CHECK(o310.runtime_addr == 0x1000);
+    auto o310 = table_layout({3, 10, 13})->bpf_offsets();
     CHECK(o310.runtime_interp_head == 32);
     CHECK(o310.interp_threads_head == 8);
     CHECK(o310.tstate_frame == 24);
@@ -271,7 +270,7 @@ TEST_CASE("bpf_offsets carries the walker's subset", "[layout]") {
     CHECK(o310.frame_instr_ptr == absent);
     CHECK(o310.code_adaptive == absent);
 
-    auto o311 = table_layout({3, 11, 7})->bpf_offsets(0x2000);
+    auto o311 = table_layout({3, 11, 7})->bpf_offsets();
     CHECK(o311.tstate_frame == 56);
     CHECK(o311.cframe_current_frame == 8);
     CHECK(o311.frame_kind == LS_FRAME_INTERP);
@@ -284,7 +283,7 @@ TEST_CASE("bpf_offsets carries the walker's subset", "[layout]") {
     CHECK(o311.tstate_next == 8);
 
     auto mem = snapshot(image(0x030e00f0, fields_3140()));
-    auto o314 = layout_from_debug_offsets(mem, kRuntimeAddr).bpf_offsets(kRuntimeAddr);
+    auto o314 = layout_from_debug_offsets(mem, kRuntimeAddr).bpf_offsets();
     CHECK(o314.code_mask == ~3ull);
     CHECK(o314.cframe_current_frame == -1);
     CHECK((o314.tstate_frame == 72 && o314.frame_owner == 74 && o314.owner_skip_from == 3));

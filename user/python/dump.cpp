@@ -90,7 +90,7 @@ uint64_t gil_holder(const Target& t) {
 
 std::vector<ThreadDump> dump_threads(const Target& t) {
     const PyLayout& L = t.layout;
-    const ls_py_offsets o = L.bpf_offsets(t.interp.runtime_addr);
+    const ls_py_offsets o = L.bpf_offsets();
     Symbolizer symbolizer(*t.mem, L, t.code_type);
     auto tstates = t.thread_states();
     const uint64_t holder = gil_holder(t);

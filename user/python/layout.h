@@ -123,8 +123,8 @@ struct PyLayout {
     // Where the layout came from, for --verbose and error messages.
     std::string source;  // "table 3.11" or "_Py_DebugOffsets v0x030d00f0"
 
-    // The subset the BPF walker needs, with the runtime address filled in.
-    ls_py_offsets bpf_offsets(uint64_t runtime_addr) const;
+    // The subset the frame walker needs (in BPF and in user space).
+    ls_py_offsets bpf_offsets() const;
 };
 
 // The versions leakscope knows, for messages: "3.8, 3.9, ... 3.14".

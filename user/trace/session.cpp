@@ -103,7 +103,7 @@ public:
 
         TracerConfig tc;
         tc.pid = target_.interp.pid;
-        tc.offsets = target_.layout.bpf_offsets(target_.interp.runtime_addr);
+        tc.offsets = target_.layout.bpf_offsets();
         tc.types = type_offsets();
         tc.runtime_addr = target_.interp.runtime_addr;
         tc.sample_bytes = c_.sample_bytes;
