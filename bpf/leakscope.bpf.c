@@ -54,20 +54,25 @@ struct {
 	__type(value, __u64);
 } errors SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LS_FAMILY_COUNT);
-	__type(key, __u32);
-	__type(value, struct ls_family_stats);
-} family_stats SEC(".maps");
-
-/* Bytes left before the next sample, per CPU. */
+/* Everything a probe hit updates, in one per-CPU value: one lookup per hit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __s64);
-} countdown SEC(".maps");
+	__type(value, struct ls_cpu_state);
+} cpu_state SEC(".maps");
+
+/* Type object -> what sizing an instance needs: read once per type, not per birth. */
+struct type_sizes {
+	__u64 basicsize, itemsize, gc_header;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct type_sizes);
+} type_cache SEC(".maps");
 
 /* Sampled live allocations by address, one map per family. */
 struct {
@@ -142,9 +147,11 @@ static __always_inline void count_error(__u32 err)
 		*c += 1;
 }
 
-static __always_inline struct ls_family_stats *stats_of(__u32 family)
+static __always_inline struct ls_cpu_state *this_cpu(void)
 {
-	return bpf_map_lookup_elem(&family_stats, &family);
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&cpu_state, &zero);
 }
 
 static __always_inline bool is_target(void)
@@ -152,31 +159,51 @@ static __always_inline bool is_target(void)
 	return (bpf_get_current_pid_tgid() >> 32) == target_tgid;
 }
 
-/* Register holding the probed argument; the cookie names it (enum ls_reg, a
- * word index into pt_regs). The context cannot be indexed by a variable, so
- * the word is read as kernel memory. */
+/* Register holding the probed argument; the cookie names it (enum ls_reg).
+ * The context cannot be indexed by a variable, and the compiler would fold a
+ * plain switch into exactly that: each case reads through its own barrier. */
+#define LS_REG_CASE(id, field)                      \
+	case id:                                    \
+		v = ctx->field;                     \
+		asm volatile("" : "+r"(v));         \
+		return v;
+
 static __always_inline __u64 reg_value(struct pt_regs *ctx, __u64 reg)
 {
-	__u64 v = 0;
+	__u64 v;
 
-	if (reg > LS_REG_DI)
-		return 0;
-	bpf_probe_read_kernel(&v, sizeof(v), (void *)((unsigned long)ctx + reg * sizeof(__u64)));
-	return v;
+	switch (reg) {
+	LS_REG_CASE(LS_REG_R15, r15)
+	LS_REG_CASE(LS_REG_R14, r14)
+	LS_REG_CASE(LS_REG_R13, r13)
+	LS_REG_CASE(LS_REG_R12, r12)
+	LS_REG_CASE(LS_REG_BP, bp)
+	LS_REG_CASE(LS_REG_BX, bx)
+	LS_REG_CASE(LS_REG_R11, r11)
+	LS_REG_CASE(LS_REG_R10, r10)
+	LS_REG_CASE(LS_REG_R9, r9)
+	LS_REG_CASE(LS_REG_R8, r8)
+	LS_REG_CASE(LS_REG_AX, ax)
+	LS_REG_CASE(LS_REG_CX, cx)
+	LS_REG_CASE(LS_REG_DX, dx)
+	LS_REG_CASE(LS_REG_SI, si)
+	LS_REG_CASE(LS_REG_DI, di)
+	}
+	return 0;
 }
 
-/* True when this allocation of size bytes is sampled. */
-static __always_inline bool take_sample(__u64 size)
+/* Counts an allocation of size bytes; true when it is sampled. */
+static __always_inline bool take_sample(struct ls_cpu_state *cpu, __u32 family, __u64 size)
 {
-	__u32 zero = 0;
-	__s64 *left = bpf_map_lookup_elem(&countdown, &zero);
+	struct ls_family_stats *fs = &cpu->family[family & 1];
 
-	if (!left)
+	fs->events += 1;
+	fs->bytes += size;
+	cpu->countdown -= (__s64)size;
+	if (cpu->countdown > 0)
 		return false;
-	*left -= (__s64)size;
-	if (*left > 0)
-		return false;
-	*left = countdown_draws[bpf_get_prandom_u32() & (LS_COUNTDOWN_DRAWS - 1)];
+	cpu->countdown = countdown_draws[bpf_get_prandom_u32() & (LS_COUNTDOWN_DRAWS - 1)];
+	fs->samples += 1;
 	return true;
 }
 
@@ -268,7 +295,6 @@ static __always_inline __u64 capture_stack(__u32 *flags_out)
 
 static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type)
 {
-	struct ls_family_stats *fs = stats_of(family);
 	struct ls_sample s = {
 		.addr = addr,
 		.seq = __sync_fetch_and_add(&next_seq, 1) + 1,
@@ -280,8 +306,6 @@ static __always_inline void record_sample(void *live, __u32 family, __u64 addr, 
 	};
 
 	s.stack_id = capture_stack(&s.stack_flags);
-	if (fs)
-		fs->samples += 1;
 	if (bpf_map_update_elem(live, &addr, &s, BPF_ANY)) {
 		count_error(LS_ERR_LIVE_MAP_FULL);
 		return;
@@ -295,15 +319,24 @@ static __always_inline void record_sample(void *live, __u32 family, __u64 addr, 
 /* Shallow size of a new object: basic size, items, and the GC header. */
 static __always_inline __u64 object_size(__u64 op, __u64 *type_out)
 {
-	__u64 type = 0, basic = 0, item = 0, flags = 0;
+	struct type_sizes *cached, sizes = {};
+	__u64 type = 0, flags = 0;
 	__s64 n = 0;
 
-	if (ls_read(NULL, &type, sizeof(type), op + types.object_type) || !type ||
-	    ls_read(NULL, &basic, sizeof(basic), type + types.basicsize) ||
-	    ls_read(NULL, &item, sizeof(item), type + types.itemsize) ||
-	    ls_read(NULL, &flags, sizeof(flags), type + types.flags))
+	if (ls_read(NULL, &type, sizeof(type), op + types.object_type) || !type)
 		return 0;
-	if (item) {
+	cached = bpf_map_lookup_elem(&type_cache, &type);
+	if (cached) {
+		sizes = *cached;
+	} else {
+		if (ls_read(NULL, &sizes.basicsize, sizeof(sizes.basicsize), type + types.basicsize) ||
+		    ls_read(NULL, &sizes.itemsize, sizeof(sizes.itemsize), type + types.itemsize) ||
+		    ls_read(NULL, &flags, sizeof(flags), type + types.flags))
+			return 0;
+		sizes.gc_header = (flags & LS_TPFLAGS_HAVE_GC) ? types.gc_header : 0;
+		bpf_map_update_elem(&type_cache, &type, &sizes, BPF_ANY);
+	}
+	if (sizes.itemsize) {
 		if (ls_read(NULL, &n, sizeof(n), op + types.var_size))
 			return 0;
 		if (n < 0) /* ints keep their sign in ob_size before 3.12 */
@@ -312,35 +345,32 @@ static __always_inline __u64 object_size(__u64 op, __u64 *type_out)
 			n = 1ll << 32;
 	}
 	*type_out = type;
-	return basic + item * (__u64)n + ((flags & LS_TPFLAGS_HAVE_GC) ? types.gc_header : 0);
+	return sizes.basicsize + sizes.itemsize * (__u64)n + sizes.gc_header;
 }
 
 /* A Python object is born (new or off a freelist). Cookie: the register holding it (enum ls_reg). */
 SEC("uprobe")
 int ls_object_new(struct pt_regs *ctx)
 {
+	struct ls_cpu_state *cpu;
 	__u64 op, size, type = 0;
-	struct ls_family_stats *fs;
 
-	if (!is_target())
+	if (!is_target() || !(cpu = this_cpu()))
 		return 0;
 	op = reg_value(ctx, bpf_get_attach_cookie(ctx));
 	/* A birth at a sampled address means that sample died unseen. */
-	if (bpf_map_delete_elem(&live_objects, &op) == 0 && (fs = stats_of(LS_FAMILY_OBJECT)))
-		fs->reused += 1;
+	if (bpf_map_lookup_elem(&live_objects, &op)) {
+		bpf_map_delete_elem(&live_objects, &op);
+		cpu->family[LS_FAMILY_OBJECT].reused += 1;
+	}
 	size = object_size(op, &type);
-	fs = stats_of(LS_FAMILY_OBJECT);
-	if (fs)
-		fs->events += 1;
 	if (!size) {
 		count_error(LS_ERR_READ_FAILED);
 		return 0;
 	}
 	if (size > LS_PYMALLOC_MAX) /* malloc'd: the native family counts these bytes */
 		return 0;
-	if (fs)
-		fs->bytes += size;
-	if (take_sample(size))
+	if (take_sample(cpu, LS_FAMILY_OBJECT, size))
 		record_sample(&live_objects, LS_FAMILY_OBJECT, op, size, type);
 	return 0;
 }
@@ -348,13 +378,9 @@ int ls_object_new(struct pt_regs *ctx)
 static __always_inline void native_request(__u64 size)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ls_family_stats *fs = stats_of(LS_FAMILY_NATIVE);
+	struct ls_cpu_state *cpu = this_cpu();
 
-	if (fs) {
-		fs->events += 1;
-		fs->bytes += size;
-	}
-	if (take_sample(size))
+	if (cpu && take_sample(cpu, LS_FAMILY_NATIVE, size))
 		bpf_map_update_elem(&pending_malloc, &tid, &size, BPF_ANY);
 }
 

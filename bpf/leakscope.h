@@ -117,6 +117,12 @@ struct ls_family_stats {
 	__u64 reused;       /* sampled addresses reborn before user space saw them die */
 };
 
+/* Per-CPU state of the allocation probes. */
+struct ls_cpu_state {
+	__s64 countdown; /* bytes left before the next sample */
+	struct ls_family_stats family[LS_FAMILY_COUNT];
+};
+
 struct ls_gc_stats {
 	__u64 collections;
 	__u64 pause_ns;

@@ -368,16 +368,17 @@ void Tracer::forget(ls_family family, uint64_t addr) {
 
 std::array<FamilyCounters, LS_FAMILY_COUNT> Tracer::family_counters() const {
     std::array<FamilyCounters, LS_FAMILY_COUNT> out{};
-    std::vector<ls_family_stats> per_cpu(ncpus_);
-    for (uint32_t f = 0; f < LS_FAMILY_COUNT; ++f) {
-        if (bpf_map__lookup_elem(skel_->maps.family_stats, &f, sizeof f, per_cpu.data(),
-                                 per_cpu.size() * sizeof(ls_family_stats), 0))
-            continue;
-        for (const auto& s : per_cpu) {
-            out[f].events += s.events;
-            out[f].bytes += s.bytes;
-            out[f].samples += s.samples;
-            out[f].reused += s.reused;
+    std::vector<ls_cpu_state> per_cpu(ncpus_);
+    uint32_t zero = 0;
+    if (bpf_map__lookup_elem(skel_->maps.cpu_state, &zero, sizeof zero, per_cpu.data(),
+                             per_cpu.size() * sizeof(ls_cpu_state), 0))
+        return out;
+    for (const auto& cpu : per_cpu) {
+        for (uint32_t f = 0; f < LS_FAMILY_COUNT; ++f) {
+            out[f].events += cpu.family[f].events;
+            out[f].bytes += cpu.family[f].bytes;
+            out[f].samples += cpu.family[f].samples;
+            out[f].reused += cpu.family[f].reused;
         }
     }
     return out;
