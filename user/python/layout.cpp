@@ -210,6 +210,17 @@ std::optional<PyLayout> table_layout(const PyVersion& v) {
     return layout;
 }
 
+ls_type_offsets PyLayout::bpf_type_offsets() const {
+    ls_type_offsets t{};
+    t.object_type = u32_or_absent(object_type);
+    t.var_size = u32_or_absent(varobject_size);
+    t.basicsize = u32_or_absent(type_basicsize);
+    t.itemsize = u32_or_absent(type_itemsize);
+    t.flags = u32_or_absent(type_flags);
+    t.gc_header = 16;  // sizeof(PyGC_Head) in GIL builds
+    return t;
+}
+
 ls_py_offsets PyLayout::bpf_offsets() const {
     ls_py_offsets o{};
     o.runtime_interp_head = u32_or_absent(runtime_interp_head);

@@ -125,6 +125,8 @@ struct PyLayout {
 
     // The subset the frame walker needs (in BPF and in user space).
     ls_py_offsets bpf_offsets() const;
+    // What the object probe reads to size a new object.
+    ls_type_offsets bpf_type_offsets() const;
 };
 
 // The versions leakscope knows, for messages: "3.8, 3.9, ... 3.14".

@@ -12,19 +12,24 @@ constexpr double kMinCpuS = 0.02;
 // Bounds on the pause computed from the target's CPU rate.
 constexpr double kMinCpuRate = 0.01;
 constexpr double kMaxPauseS = 600;
+constexpr double kMinWindowS = 0.25;  // CPU time is counted in 10 ms ticks
 // Growth that escalates: this much over the growth window, steadily.
 constexpr double kGrowthWindowS = 30;
 constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
 constexpr double kGrowthFraction = 0.05;
 
+// The probes' cost as a share of the target's own work. The probes run on the
+// target's CPU time, so an estimate above it only means "nearly all of it".
 double percent(double cost, double cpu) {
-    const double own = cpu - cost;
-    return own > 0 ? 100 * cost / own : 0;
+    if (cpu <= 0) return 0;
+    cost = std::min(cost, 0.99 * cpu);
+    return 100 * cost / (cpu - cost);
 }
 }  // namespace
 
 Governor::Governor(GovernorConfig config)
-    : config_(config), budget_pct_(config.budget_pct), sample_bytes_(config.sample_bytes) {}
+    : config_(config), budget_pct_(config.budget_pct), sample_bytes_(config.sample_bytes),
+      window_(std::min(config.window_s, config.first_window_s)) {}
 
 void Governor::note(double t, std::string what) { adjustments_.push_back(fmt::format("{:.0f} s: {}", t, what)); }
 
@@ -46,8 +51,7 @@ bool Governor::update(const CostReading& r) {
     last_ = r;
     watch_growth(r);
     if (budget_pct_ <= 0) return on_;
-    const double window = on_time_ > 0 ? config_.window_s : std::min(config_.window_s, config_.first_window_s);
-    if (on_ && r.t_s - phase_start_ >= window) end_window(r);
+    if (on_ && r.t_s - phase_start_ >= window_) end_window(r);
     else if (!on_ && r.t_s - phase_start_ >= off_length_) {
         if (r.t_s > phase_start_) pause_cpu_rate_ = (r.target_cpu_s - pause_start_.target_cpu_s) / (r.t_s - phase_start_);
         on_ = true;
@@ -61,6 +65,7 @@ void Governor::end_window(const CostReading& r) {
     const double cpu = r.target_cpu_s - window_start_.target_cpu_s;
     const double cost = r.probe_s - window_start_.probe_s;
     auto next_window = [&] {
+        window_ = config_.window_s;
         on_time_ += r.t_s - phase_start_;
         phase_start_ = r.t_s;
         window_start_ = r;
@@ -89,6 +94,9 @@ void Governor::end_window(const CostReading& r) {
                                 "(cost {:.1f}% while attached > budget {:.1f}%)",
                                 on_s, off, pct, budget_pct_));
     off_length_ = off;
+    // Where a window slows the target many times over, a shorter one sees as
+    // much of its work and keeps each stall short.
+    window_ = std::clamp(config_.window_s * 100 / pct, kMinWindowS, config_.window_s);
     on_time_ += r.t_s - phase_start_;
     on_ = false;
     phase_start_ = r.t_s;

@@ -60,6 +60,7 @@ private:
     bool escalated_ = false;
     double phase_start_ = 0;   // start of the current window or pause
     double off_length_ = 0;    // length of the pauses between windows
+    double window_;            // length of the next window
     double pause_cpu_rate_ = 0;  // the target's CPU seconds per second while untraced
     CostReading pause_start_{};
     CostReading window_start_{};
