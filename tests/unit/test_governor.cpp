@@ -89,6 +89,16 @@ TEST_CASE("a process that keeps growing gets a larger budget in continuous mode"
     CHECK(escalated);
 }
 
+TEST_CASE("growth at start-up followed by a plateau is not escalated", "[governor]") {
+    Governor g({2, true, 1, 16384});
+    Simulation sim{g, 50, 0.1};
+    sim.memory_rate = 20e6;  // 20 MB in the first second, then flat
+    sim.run(1);
+    sim.memory_rate = 0;
+    sim.run(120);
+    CHECK(g.budget_pct() == Approx(2));
+}
+
 TEST_CASE("a flat process is not escalated", "[governor]") {
     Governor g({2, true, 1, 16384});
     Simulation sim{g, 50, 0.1};

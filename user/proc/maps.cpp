@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "proc/maps.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -189,27 +190,24 @@ std::optional<MemoryUsage> read_memory_usage(pid_t pid) {
 namespace leakscope::proc {
 
 std::optional<ProcessCost> read_process_cost(pid_t pid) {
-    // stat: utime and stime are fields 14 and 15, counted after "(comm)", which may hold spaces.
-    auto stat = read_file(proc_path(pid, "stat"));
-    auto statm = read_file(proc_path(pid, "statm"));
-    if (!stat || !statm) return std::nullopt;
-    auto paren = stat->rfind(')');
-    if (paren == std::string::npos) return std::nullopt;
-    std::istringstream fields(stat->substr(paren + 2));
-    std::string field;
-    uint64_t utime = 0, stime = 0;
-    for (int i = 3; fields >> field; ++i) {
-        if (i == 14) utime = std::stoull(field);
-        if (i == 15) {
-            stime = std::stoull(field);
-            break;
-        }
+    // Time on CPU in nanoseconds, summed over the threads (schedstat's first
+    // field): finer than stat's 10 ms ticks, so short windows can be judged.
+    ProcessCost cost;
+    DIR* tasks = opendir(proc_path(pid, "task").c_str());
+    if (!tasks) return std::nullopt;
+    while (dirent* e = readdir(tasks)) {
+        if (e->d_name[0] == '.') continue;
+        if (auto text = read_file(proc_path(pid, std::string("task/") + e->d_name + "/schedstat")))
+            cost.cpu_s += double(std::strtoull(text->c_str(), nullptr, 10)) / 1e9;
     }
+    closedir(tasks);
+    auto statm = read_file(proc_path(pid, "statm"));
+    if (!statm) return std::nullopt;
     uint64_t pages = 0, resident = 0;
     std::istringstream(*statm) >> pages >> resident;
-    static const double ticks = double(sysconf(_SC_CLK_TCK));
     static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
-    return ProcessCost{double(utime + stime) / ticks, resident * page};
+    cost.rss = resident * page;
+    return cost;
 }
 
 }  // namespace leakscope::proc

@@ -8,11 +8,11 @@
 namespace leakscope::trace {
 namespace {
 // Too little target CPU time in a window to judge its cost.
-constexpr double kMinCpuS = 0.02;
+constexpr double kMinCpuS = 0.005;
 // Bounds on the pause computed from the target's CPU rate.
 constexpr double kMinCpuRate = 0.01;
 constexpr double kMaxPauseS = 600;
-constexpr double kMinWindowS = 0.25;  // CPU time is counted in 10 ms ticks
+constexpr double kMinWindowS = 0.05;
 // Growth that escalates: this much over the growth window, steadily.
 constexpr double kGrowthWindowS = 30;
 constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
@@ -108,19 +108,22 @@ void Governor::watch_growth(const CostReading& r) {
     memory_.push_back(r);
     while (memory_.size() > 2 && r.t_s - memory_.front().t_s > kGrowthWindowS) memory_.pop_front();
     if (r.t_s - memory_.front().t_s < kGrowthWindowS * 0.9) return;
-    // Steady growth: every third of the window grew, and the whole by enough.
-    const auto& a = memory_.front();
-    const auto& b = memory_[memory_.size() / 3];
-    const auto& c = memory_[2 * memory_.size() / 3];
-    const double grown = double(r.memory_bytes) - double(a.memory_bytes);
-    if (b.memory_bytes > a.memory_bytes && c.memory_bytes > b.memory_bytes && r.memory_bytes > c.memory_bytes &&
-        grown > std::max(kGrowthBytes, kGrowthFraction * double(a.memory_bytes))) {
+    // Steady growth: the whole window grew by enough, and so did each third of
+    // it by a good share of that (a jump at start-up followed by a plateau is not growth).
+    const double start = double(memory_.front().memory_bytes);
+    const double thirds[] = {start, double(memory_[memory_.size() / 3].memory_bytes),
+                             double(memory_[2 * memory_.size() / 3].memory_bytes), double(r.memory_bytes)};
+    const double grown = thirds[3] - start;
+    const double needed = std::max(kGrowthBytes, kGrowthFraction * start);
+    bool steady = grown > needed;
+    for (int i = 0; i < 3; ++i) steady = steady && thirds[i + 1] - thirds[i] > needed / 6;
+    if (steady) {
         escalated_ = true;
         const double before = budget_pct_;
         budget_pct_ = std::min(budget_pct_ * kEscalationFactor, kMaxEscalatedPct);
         off_length_ /= kEscalationFactor;
         note(r.t_s, fmt::format("escalated: memory grew {:.1f} MiB in {:.0f} s; budget raised from {:.1f}% to {:.1f}%",
-                                grown / (1024.0 * 1024.0), r.t_s - a.t_s, before, budget_pct_));
+                                grown / (1024.0 * 1024.0), r.t_s - memory_.front().t_s, before, budget_pct_));
     }
 }
 

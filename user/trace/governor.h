@@ -18,7 +18,7 @@ struct GovernorConfig {
     double budget_pct = 0;          // 0: no budget (always on, estimate only)
     bool escalate = false;          // continuous mode: follow a growing process more closely
     double window_s = 1;            // length of one tracing window
-    double first_window_s = 0.25;   // the first, which measures the cost before committing to more
+    double first_window_s = 0.05;   // the first, which measures the cost before committing to more
     uint64_t sample_bytes = 16384;  // starting sampling distance
 };
 
