@@ -189,18 +189,25 @@ std::optional<MemoryUsage> read_memory_usage(pid_t pid) {
 
 namespace leakscope::proc {
 
+std::vector<pid_t> thread_ids(pid_t pid) {
+    std::vector<pid_t> ids;
+    if (DIR* tasks = opendir(proc_path(pid, "task").c_str())) {
+        while (dirent* e = readdir(tasks))
+            if (e->d_name[0] != '.') ids.push_back(static_cast<pid_t>(std::atoi(e->d_name)));
+        closedir(tasks);
+    }
+    return ids;
+}
+
 std::optional<ProcessCost> read_process_cost(pid_t pid) {
     // Time on CPU in nanoseconds, summed over the threads (schedstat's first
     // field): finer than stat's 10 ms ticks, so short windows can be judged.
     ProcessCost cost;
-    DIR* tasks = opendir(proc_path(pid, "task").c_str());
-    if (!tasks) return std::nullopt;
-    while (dirent* e = readdir(tasks)) {
-        if (e->d_name[0] == '.') continue;
-        if (auto text = read_file(proc_path(pid, std::string("task/") + e->d_name + "/schedstat")))
+    auto tids = thread_ids(pid);
+    if (tids.empty()) return std::nullopt;
+    for (pid_t tid : tids)
+        if (auto text = read_file(proc_path(pid, "task/" + std::to_string(tid) + "/schedstat")))
             cost.cpu_s += double(std::strtoull(text->c_str(), nullptr, 10)) / 1e9;
-    }
-    closedir(tasks);
     auto statm = read_file(proc_path(pid, "statm"));
     if (!statm) return std::nullopt;
     uint64_t pages = 0, resident = 0;

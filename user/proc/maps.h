@@ -26,6 +26,10 @@ struct Mapping {
     bool readable() const { return perms.size() > 0 && perms[0] == 'r'; }
     bool executable() const { return perms.size() > 2 && perms[2] == 'x'; }
     bool is_file() const { return inode != 0 && !path.empty() && path[0] == '/'; }
+    // The C library (glibc's libc.so.6, or an older libc-2.x.so).
+    bool is_libc() const {
+        return is_file() && (path.find("/libc.so") != std::string::npos || path.find("/libc-") != std::string::npos);
+    }
     bool same_file(const Mapping& other) const {
         return inode == other.inode && dev_major == other.dev_major && dev_minor == other.dev_minor;
     }
@@ -45,6 +49,7 @@ std::string openable_path(pid_t pid, const Mapping& m);
 
 bool process_exists(pid_t pid);
 bool process_running(pid_t pid);  // exists and is not a zombie
+std::vector<pid_t> thread_ids(pid_t pid);  // from /proc/PID/task; empty when gone
 std::optional<std::string> read_comm(pid_t pid);  // without the trailing newline
 std::optional<std::string> read_exe(pid_t pid);   // readlink of /proc/PID/exe, as the kernel gives it
 

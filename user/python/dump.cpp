@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "python/dump.h"
 
-#include <dirent.h>
 #include <fmt/format.h>
 
 #include <fstream>
@@ -9,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "proc/maps.h"
 #include "python/symbolizer.h"
 
 namespace leakscope::python {
@@ -39,19 +39,15 @@ constexpr uint64_t kPthreadScan = 2048;
 // leakscope sees them. The interpreter records the former.
 std::map<int64_t, int64_t> task_ids(pid_t pid) {
     std::map<int64_t, int64_t> ids;
-    if (DIR* d = opendir(fmt::format("/proc/{}/task", pid).c_str())) {
-        while (dirent* e = readdir(d)) {
-            if (e->d_name[0] == '.') continue;
-            int64_t host = std::atoll(e->d_name), inner = host;
-            std::ifstream status(fmt::format("/proc/{}/task/{}/status", pid, host));
-            for (std::string line; std::getline(status, line);) {
-                if (line.rfind("NSpid:", 0) != 0) continue;
-                std::istringstream fields(line.substr(6));
-                for (int64_t v; fields >> v;) inner = v;
-            }
-            ids[inner] = host;
+    for (pid_t host : proc::thread_ids(pid)) {
+        int64_t inner = host;
+        std::ifstream status(fmt::format("/proc/{}/task/{}/status", pid, host));
+        for (std::string line; std::getline(status, line);) {
+            if (line.rfind("NSpid:", 0) != 0) continue;
+            std::istringstream fields(line.substr(6));
+            for (int64_t v; fields >> v;) inner = v;
         }
-        closedir(d);
+        ids[inner] = host;
     }
     return ids;
 }

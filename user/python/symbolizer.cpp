@@ -29,8 +29,6 @@ void append_utf8(std::string& out, uint32_t cp) {
     }
 }
 
-bool is_control(uint32_t cp) { return cp < 0x20 || (cp >= 0x7f && cp < 0xa0); }
-
 }  // namespace
 
 std::string escape_control(const std::string& utf8) {
@@ -78,13 +76,10 @@ std::optional<std::string> read_unicode(const proc::MemoryReader& mem, const PyL
         uint32_t cp = 0;
         for (unsigned b = 0; b < kind; ++b) cp |= uint32_t((*raw)[i * kind + b]) << (8 * b);
         if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) cp = 0xfffd;
-        if (is_control(cp))
-            out += cp < 0x80 ? fmt::format("\\x{:02x}", cp) : fmt::format("\\u{:04x}", cp);
-        else
-            append_utf8(out, cp);
+        append_utf8(out, cp);
     }
     if (static_cast<size_t>(*length) > n) out += "...";
-    return out;
+    return escape_control(out);
 }
 
 Symbolizer::Symbolizer(const proc::MemoryReader& mem, const PyLayout& layout, uint64_t code_type)

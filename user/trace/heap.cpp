@@ -28,27 +28,19 @@ analysis::SiteId hash_stack(const Stack& frames, uint32_t flags) {
 
 }  // namespace
 
-HeapTracker::HeapTracker(uint64_t sample_bytes, uint64_t start_ns, StackResolver resolve, TypeNamer name_type)
-    : sample_bytes_(double(sample_bytes)), start_ns_(start_ns), resolve_(std::move(resolve)),
-      name_type_(std::move(name_type)) {}
+HeapTracker::HeapTracker(uint64_t sample_bytes, uint64_t start_ns, StackResolver resolve)
+    : sample_bytes_(double(sample_bytes)), start_ns_(start_ns), resolve_(std::move(resolve)) {}
 
-analysis::SiteId HeapTracker::site_of(uint64_t stack_id, uint64_t type) {
-    analysis::SiteId id;
-    if (auto it = site_by_stack_.find(stack_id); it != site_by_stack_.end()) {
-        id = it->second;
-    } else {
-        auto [frames, flags] = resolve_(stack_id);
-        if (!stack_id) ++unresolved_stacks_;
-        // Stack-level drops (truncation, failed reads) keep their own site so
-        // they are never merged with a complete stack.
-        flags &= LS_STACK_TRUNCATED | LS_STACK_READ_FAILED | LS_STACK_NO_THREAD;
-        id = hash_stack(frames, flags);
-        site_by_stack_[stack_id] = id;
-        auto& site = sites_[id];
-        if (site.frames.empty()) site.frames = std::move(frames);
-        site.stack_flags |= flags;
-    }
-    if (type) ++sites_[id].types[name_type_(type)];
+analysis::SiteId HeapTracker::site_of(uint64_t stack_id) {
+    if (auto it = site_by_stack_.find(stack_id); it != site_by_stack_.end()) return it->second;
+    auto [frames, flags] = resolve_(stack_id);
+    // Stack-level drops (truncation, failed reads) keep their own site so
+    // they are never merged with a complete stack.
+    flags &= LS_STACK_TRUNCATED | LS_STACK_READ_FAILED | LS_STACK_NO_THREAD;
+    analysis::SiteId id = hash_stack(frames, flags);
+    site_by_stack_[stack_id] = id;
+    auto& site = sites_[id];
+    if (site.frames.empty()) site.frames = std::move(frames);
     return id;
 }
 
@@ -58,7 +50,7 @@ void HeapTracker::add(const ls_sample& s) {
     // probability 1 - exp(-S/R), so it stands for 1/p allocations.
     const double p = sample_bytes_ <= 1 ? 1.0 : -std::expm1(-double(s.size) / sample_bytes_);
     Sample sample{family, s.seq, s.type, s.size, p > 0 ? 1.0 / p : 1.0,
-                  double(s.ts_ns - std::min<uint64_t>(s.ts_ns, start_ns_)) / 1e9, site_of(s.stack_id, s.type)};
+                  double(s.ts_ns - std::min<uint64_t>(s.ts_ns, start_ns_)) / 1e9, site_of(s.stack_id)};
     auto& totals = totals_[sample.site];
     totals.alloc_bytes += sample.weight * s.size;
     totals.alloc_objects += sample.weight;

@@ -30,17 +30,14 @@ class Tracer;
 // bytecode offsets on the same lines) can be the same site.
 struct SiteInfo {
     Stack frames;
-    uint32_t stack_flags = 0;  // union of enum ls_stack_flags seen
-    std::unordered_map<std::string, uint64_t> types;  // type name -> samples
 };
 
 class HeapTracker {
 public:
     // resolve: kernel stack id -> symbolized stack (called once per stack id).
     using StackResolver = std::function<std::pair<Stack, uint32_t>(uint64_t stack_id)>;
-    using TypeNamer = std::function<std::string(uint64_t type)>;
 
-    HeapTracker(uint64_t sample_bytes, uint64_t start_ns, StackResolver resolve, TypeNamer name_type);
+    HeapTracker(uint64_t sample_bytes, uint64_t start_ns, StackResolver resolve);
 
     void add(const ls_sample& sample);
 
@@ -52,8 +49,6 @@ public:
                                 uint64_t rss_bytes) const;
 
     const SiteInfo* site(analysis::SiteId id) const;
-    size_t live_samples() const { return live_.size(); }
-    uint64_t unresolved_stacks() const { return unresolved_stacks_; }
 
 private:
     struct Sample {
@@ -76,13 +71,12 @@ private:
         size_t operator()(const LiveKey& k) const { return std::hash<uint64_t>()(k.addr * 2 + k.family); }
     };
 
-    analysis::SiteId site_of(uint64_t stack_id, uint64_t type);
+    analysis::SiteId site_of(uint64_t stack_id);
     bool object_alive(const proc::MemoryReader& mem, uint64_t addr, uint64_t type) const;
 
     double sample_bytes_;
     uint64_t start_ns_;
     StackResolver resolve_;
-    TypeNamer name_type_;
     std::unordered_map<uint64_t, analysis::SiteId> site_by_stack_;
     std::unordered_map<analysis::SiteId, SiteInfo> sites_;
     std::unordered_map<analysis::SiteId, SiteTotals> totals_;
@@ -90,7 +84,6 @@ private:
     double last_full_gc_s_ = -1;  // sweep time before the newest full collection
     uint64_t full_collections_seen_ = 0;
     double last_sweep_s_ = 0;
-    uint64_t unresolved_stacks_ = 0;
 };
 
 }  // namespace leakscope::trace

@@ -31,7 +31,7 @@ int exit_status_of(int status) {
 
 bool maps_libc(pid_t pid) {
     for (const auto& m : proc::read_maps(pid))
-        if (m.path.find("/libc.so") != std::string::npos || m.path.find("/libc-") != std::string::npos) return true;
+        if (m.is_libc()) return true;
     return false;
 }
 

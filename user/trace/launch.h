@@ -23,11 +23,9 @@ public:
 
     pid_t pid() const { return pid_; }
     void release();  // detach: the command runs on
-    // Non-blocking: true once the command has exited; status() then holds its
-    // exit status (128 + signal when killed).
+    // Non-blocking: true once the command has exited.
     bool exited();
-    int wait();  // blocks until the command exits; returns its exit status
-    int status() const { return status_; }
+    int wait();  // blocks until the command exits; returns its exit status (128 + signal when killed)
 
 private:
     pid_t pid_ = -1;

@@ -57,8 +57,7 @@ struct LibC {
 
 LibC find_libc(pid_t pid) {
     for (const auto& m : proc::read_maps(pid)) {
-        if (!m.is_file() || (m.path.find("/libc.so") == std::string::npos && m.path.find("/libc-") == std::string::npos))
-            continue;
+        if (!m.is_libc()) continue;
         std::string path = proc::openable_path(pid, m);
         try {
             return {std::make_unique<elf::ElfFile>(path), path};
@@ -91,8 +90,7 @@ public:
     Session(const cli::Config& c, python::Target target, LaunchedCommand* command)
         : c_(c), target_(std::move(target)), command_(command), symbolizer_(*target_.mem, target_.layout, target_.code_type),
           start_ns_(monotonic_ns()),
-          heap_(c.sample_bytes, start_ns_, [this](uint64_t id) { return resolve(id); },
-                [this](uint64_t type) { return type_name(type); }),
+          heap_(c.sample_bytes, start_ns_, [this](uint64_t id) { return resolve(id); }),
           governor_(governor_config(c)) {}
 
     void attach() {
@@ -170,15 +168,6 @@ private:
         return {symbolizer_.symbolize(st->frames, std::min<uint32_t>(st->depth, LS_MAX_FRAMES)), st->flags};
     }
 
-    std::string type_name(uint64_t type) {
-        auto it = type_names_.find(type);
-        if (it != type_names_.end()) return it->second;
-        std::string name = "?";
-        if (auto p = target_.mem->read_ptr(type + target_.layout.type_name))
-            if (auto s = target_.mem->read_cstring(*p, 128)) name = python::escape_control(*s);
-        return type_names_[type] = name;
-    }
-
     void print_plan() const {
         std::cerr << fmt::format("probe plan for {} (CPython {}, layout: {}):\n", target_.interp.open_path,
                                  target_.interp.version.str(), target_.layout.source);
@@ -193,14 +182,12 @@ private:
     // One report: sweep (when the target can still be read), analyse, print.
     bool interval(bool final, bool readable) {
         const double t = double(monotonic_ns() - start_ns_) / 1e9;
-        std::optional<GcState> gc;
         if (readable) {
             if (command_ && !layout_checked_) {
                 python::check_layout(target_.layout, *target_.mem, target_.interp.runtime_addr);
                 layout_checked_ = true;
             }
-            gc = read_gc_state(target_);
-            if (gc) last_gc_ = gc;
+            if (auto gc = read_gc_state(target_)) last_gc_ = gc;
             heap_.sweep(*tracer_, *target_.mem, t, last_gc_ ? last_gc_->full_collections() : 0);
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
@@ -311,7 +298,6 @@ private:
     LibC libc_;
     ProbePlan plan_;
     std::unique_ptr<Tracer> tracer_;
-    std::unordered_map<uint64_t, std::string> type_names_;
     std::optional<GcState> last_gc_;
     proc::MemoryUsage last_memory_{};
     uint64_t reports_ = 0;

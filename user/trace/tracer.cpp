@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -78,9 +79,12 @@ int handle_sample(void* ctx, void* data, size_t size) {
     return 0;
 }
 
+// The probes duty-cycled with the overhead budget; the GC probes stay attached.
+constexpr ProbeKind kAllocationKinds[] = {ProbeKind::ObjectNew, ProbeKind::Malloc,       ProbeKind::Calloc,
+                                          ProbeKind::Realloc,   ProbeKind::MallocReturn, ProbeKind::Free};
+
 bool is_allocation_probe(ProbeKind kind) {
-    return kind != ProbeKind::GcEnter && kind != ProbeKind::GcExit && kind != ProbeKind::UsdtGcStart &&
-           kind != ProbeKind::UsdtGcDone;
+    return std::find(std::begin(kAllocationKinds), std::end(kAllocationKinds), kind) != std::end(kAllocationKinds);
 }
 
 // Removing a uprobe waits for an RCU grace period, ~0.1 s in a VM: one at a
@@ -156,10 +160,11 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     bpf_map__set_max_entries(skel_->maps.live_objects, c.max_live);
     bpf_map__set_max_entries(skel_->maps.live_native, c.max_live);
     if (multi) {
-        for (auto kind : {ProbeKind::ObjectNew, ProbeKind::Malloc, ProbeKind::Calloc, ProbeKind::Realloc,
-                          ProbeKind::MallocReturn, ProbeKind::Free, ProbeKind::GcEnter, ProbeKind::GcExit})
+        // Every uprobe program; the USDT ones stay perf-event based (libbpf attaches them).
+        for (auto kind : kAllocationKinds)
             bpf_program__set_expected_attach_type(program_for(skel_, kind), kAttachUprobeMulti);
-        bpf_program__set_expected_attach_type(skel_->progs.ls_calibrate, kAttachUprobeMulti);
+        for (auto* prog : {skel_->progs.ls_gc_enter, skel_->progs.ls_gc_exit, skel_->progs.ls_calibrate})
+            bpf_program__set_expected_attach_type(prog, kAttachUprobeMulti);
     }
     int err = leakscope_bpf__load(skel_);
     if (err) {
@@ -253,8 +258,7 @@ void Tracer::set_sample_bytes(uint64_t sample_bytes) {
 
 ProgramCost Tracer::allocation_cost() const {
     ProgramCost cost;
-    for (auto kind : {ProbeKind::ObjectNew, ProbeKind::Malloc, ProbeKind::Calloc, ProbeKind::Realloc,
-                      ProbeKind::MallocReturn, ProbeKind::Free}) {
+    for (auto kind : kAllocationKinds) {
         bpf_prog_info info{};
         uint32_t len = sizeof info;
         if (bpf_obj_get_info_by_fd(bpf_program__fd(program_for(skel_, kind)), &info, &len) == 0) {

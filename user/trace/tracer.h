@@ -84,7 +84,6 @@ public:
     std::array<uint64_t, LS_ERR_COUNT> error_counters() const;
     GcPauses gc_pauses() const;
     size_t attached() const { return attached_; }
-    bool grouped() const { return multi_; }  // multi-uprobe links in use
 
 private:
     int open_and_load(const TracerConfig& config, bool multi);
