@@ -9,6 +9,8 @@
  *   next birth at the same address retires a sample here.
  * - Native: libc's malloc family, paired with free.
  * - GC: pause times from the collector's entry/return or USDT probes.
+ * - Growth: sampled page faults of the target (a perf software event, no
+ *   breakpoint), counted by Python stack: where new memory is first touched.
  *
  * BPF captures; user space symbolizes and analyses.
  */
@@ -138,6 +140,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ls_stack);
 } stack_scratch SEC(".maps");
+
+/* Sampled page faults: stack id -> faults seen. Sized by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u64);
+} fault_sites SEC(".maps");
 
 static __always_inline void count_error(__u32 err)
 {
@@ -507,6 +517,30 @@ int ls_usdt_gc_done(struct pt_regs *ctx)
 {
 	if (is_target())
 		gc_end();
+	return 0;
+}
+
+/* One in every --fault-period page faults of a target thread. */
+SEC("perf_event")
+int ls_page_fault(struct bpf_perf_event_data *ctx)
+{
+	__u64 zero = 0, *n, id;
+	__u32 flags = 0;
+
+	if (!is_target())
+		return 0;
+	id = capture_stack(&flags);
+	if (!id)
+		return 0;
+	n = bpf_map_lookup_elem(&fault_sites, &id);
+	if (!n) {
+		bpf_map_update_elem(&fault_sites, &id, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&fault_sites, &id);
+	}
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		count_error(LS_ERR_SITE_MAP_FULL);
 	return 0;
 }
 

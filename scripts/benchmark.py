@@ -114,19 +114,24 @@ def main():
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--continuous-seconds", type=float, default=90)
     parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--modes", default=",".join(MODES), help="untraced is always run")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("benchmark.py: needs root (it runs leakscope)")
     workloads = args.workloads.split(",")
+    modes = ["untraced"] + [m for m in args.modes.split(",") if m != "untraced"]
+    for name, known in [(w, WORKLOADS) for w in workloads] + [(m, MODES) for m in modes]:
+        if name not in known:
+            sys.exit("benchmark.py: unknown %r (known: %s)" % (name, ", ".join(known)))
     lengths = {"seconds": args.seconds, "continuous_seconds": args.continuous_seconds}
 
-    results = {(w, m): [] for w in workloads for m in MODES}
+    results = {(w, m): [] for w in workloads for m in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for rnd in range(args.repeat):
             for w in workloads:
                 # Alternate the order of modes from round to round.
-                order = list(MODES)
+                order = list(modes)
                 order = order[rnd % len(order):] + order[:rnd % len(order)]
                 for m in order:
                     mode_args, length = MODES[m]
@@ -137,7 +142,7 @@ def main():
     rows = []
     for w in workloads:
         base = results[(w, "untraced")]
-        for m in MODES:
+        for m in modes:
             runs = results[(w, m)]
             ratios = [b["throughput"] / r["throughput"] for b, r in zip(base, runs)]
             row = {"workload": w, "mode": m, "throughput": statistics.median(r["throughput"] for r in runs),

@@ -81,6 +81,8 @@ Report sample_report() {
     r.gc.full_collections = 3;
     r.drops = {{"LIVE_MAP_FULL", 12, "live-allocation table full; raise --max-live or --sample-bytes"},
                {"STACK_TRUNCATED", 0, "stacks deeper than 128 frames were cut; outer frames are missing"}};
+    r.growth = Growth{64, 150, 150u * 64 * 4096,
+                      {{cache.frames, 120, 120u * 64 * 4096}, {{}, 30, 30u * 64 * 4096}}};
     r.sampling = {65536, 123456};
     r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
     return r;
@@ -197,6 +199,17 @@ TEST_CASE("JSON report follows the contract", "[report]") {
           json{{"generation", 2}, {"collections", 3}, {"collected", 20}, {"uncollectable", 1}});
     CHECK(gc.at("pauses") == json{{"collections", 134}, {"total_ms", 24.75}, {"max_ms", 3.5}});
 
+    const json& growth = doc.at("growth");
+    CHECK(growth.at("fault_period") == 64);
+    CHECK(growth.at("sampled_faults") == 150);
+    CHECK(growth.at("bytes") == 150u * 64 * 4096);
+    REQUIRE(growth.at("sites").size() == 2);
+    CHECK(growth.at("sites")[0].at("faults") == 120);
+    CHECK(growth.at("sites")[0].at("bytes") == 120u * 64 * 4096);
+    check_frames(growth.at("sites")[0].at("frames"));
+    CHECK(growth.at("sites")[0].at("frames")[0].at("line") == 42);
+    CHECK(growth.at("sites")[1].at("frames") == json::array());
+
     const json& drops = doc.at("drops");
     REQUIRE(drops.is_object());
     CHECK(drops.at("LIVE_MAP_FULL").at("count") == 12);
@@ -232,6 +245,7 @@ TEST_CASE("JSON: suspects is an empty array when nothing leaks; unknowns are nul
     CHECK(empty.at("top_sites") == json::array());
     CHECK(empty.at("intervals") == json::array());
     CHECK(empty.at("drops") == json::object());
+    CHECK(empty.at("growth").is_null());
 }
 
 TEST_CASE("JSON survives text that is not valid UTF-8", "[report]") {
@@ -258,6 +272,10 @@ TEST_CASE("text report: suspect's file:line with its evidence, and drop remedies
     // Zero counters are not drops.
     CHECK(text.find("STACK_TRUNCATED") == std::string::npos);
     CHECK(text.find("generation 2:") != std::string::npos);
+    // Growth: share of sampled faults, the stack, what was sampled.
+    CHECK(text.find("MEMORY GROWTH") != std::string::npos);
+    CHECK(text.find("~30.0 MiB (80%)\n       app/cache.py:42 in remember") != std::string::npos);
+    CHECK(text.find("one fault in 64 sampled") != std::string::npos);
 }
 
 TEST_CASE("text report says none when nothing leaks and nothing was dropped", "[report]") {

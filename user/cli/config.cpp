@@ -40,6 +40,9 @@ void add_trace_options(CLI::App& sub, Config& c) {
         ->check(CLI::Range(64u, 1u << 20))->capture_default_str();
     sub.add_option("--max-live", c.max_live, "Sampled live allocations kept in the kernel")
         ->check(CLI::Range(1024u, 1u << 24))->capture_default_str();
+    sub.add_option("--fault-period", c.fault_period,
+                   "Walk the Python stack at one in N page faults: where memory grows (0: off)")
+        ->capture_default_str();
     sub.add_option("--mode", c.mode,
                    "trace: allocation probes always attached; continuous: cheap enough to leave on, "
                    "probes attached in windows within the overhead budget")

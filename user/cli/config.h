@@ -24,6 +24,7 @@ struct Config {
     uint64_t sample_bytes = 16 * 1024;        // trace/run: --sample-bytes
     uint32_t stack_storage = 16384;           // trace/run: --stack-storage
     uint32_t max_live = 262144;               // trace/run: --max-live
+    uint32_t fault_period = 64;               // trace/run: --fault-period (0: off)
     bool fail_on_leak = false;                // run: --fail-on-leak
     std::string debug_dir = "/usr/lib/debug"; // --debug-dir
     bool verbose = false;                     // -v, --verbose

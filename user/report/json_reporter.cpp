@@ -112,6 +112,17 @@ nlohmann::ordered_json to_json(const Report& report) {
         });
     }
 
+    json growth = nullptr;
+    if (report.growth) {
+        json sites = json::array();
+        for (const GrowthSite& g : report.growth->sites)
+            sites.push_back({{"faults", g.faults}, {"bytes", g.bytes}, {"frames", frames_json(g.frames)}});
+        growth = {{"fault_period", report.growth->fault_period},
+                  {"sampled_faults", report.growth->sampled_faults},
+                  {"bytes", report.growth->bytes},
+                  {"sites", std::move(sites)}};
+    }
+
     json drops = json::object();
     for (const Drop& d : report.drops) drops[d.name] = {{"count", d.count}, {"remedy", d.remedy}};
 
@@ -129,6 +140,7 @@ nlohmann::ordered_json to_json(const Report& report) {
         {"suspects", std::move(suspects)},
         {"top_sites", std::move(top_sites)},
         {"intervals", std::move(intervals)},
+        {"growth", std::move(growth)},
         {"gc",
          {{"observed", report.gc.observed},
           {"enabled", report.gc.enabled},

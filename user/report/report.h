@@ -118,6 +118,22 @@ struct Sampling {
     uint64_t events = 0;        // allocation and free events seen by the probes
 };
 
+// Where new memory was first touched: sampled page faults by Python stack.
+// Cheap enough to leave on (no breakpoint), it sees growth the allocation
+// probes miss between their windows, native memory and arenas included.
+struct GrowthSite {
+    Stack frames;  // innermost first; empty when no Python frame was running
+    uint64_t faults = 0;  // sampled faults
+    uint64_t bytes = 0;   // estimate: faults × period × page size
+};
+
+struct Growth {
+    uint32_t fault_period = 0;  // one fault in this many walks the stack
+    uint64_t sampled_faults = 0;
+    uint64_t bytes = 0;                // estimate, all sites
+    std::vector<GrowthSite> sites;     // most faults first
+};
+
 struct Overhead {
     uint64_t probe_hits = 0;
     double estimated_cpu_s = 0;  // CPU time the probes are estimated to have cost the target
@@ -138,6 +154,7 @@ struct Report {
     std::vector<Site> top_sites;    // most live bytes first
     std::vector<Suspect> suspects;  // highest score first
     std::vector<Interval> intervals;
+    std::optional<Growth> growth;  // unset when page faults are not sampled
     Gc gc;
     std::vector<Drop> drops;
     Sampling sampling;

@@ -87,6 +87,24 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
         write_frames(out, site.frames, options_.frames_per_site, options_.max_path_chars, paint);
     }
 
+    // Where memory grew: sampled page faults.
+    if (report.growth) {
+        const Growth& g = *report.growth;
+        fmt::print(out, "\n{}\n", paint("MEMORY GROWTH (new pages touched, sampled page faults)", kHeading));
+        if (g.sites.empty()) fmt::print(out, "  none\n");
+        const size_t shown = std::min(options_.max_growth_sites, g.sites.size());
+        for (size_t i = 0; i < shown; ++i) {
+            const GrowthSite& site = g.sites[i];
+            fmt::print(out, "  {:>2}. ~{} ({:.0f}%)\n", i + 1, human_bytes(static_cast<double>(site.bytes)),
+                       g.sampled_faults ? 100.0 * double(site.faults) / double(g.sampled_faults) : 0.0);
+            write_frames(out, site.frames, options_.frames_per_site, options_.max_path_chars, paint);
+        }
+        fmt::print(out, "  {}\n", paint(fmt::format("~{} in all; one fault in {} sampled ({} samples)",
+                                                    human_bytes(static_cast<double>(g.bytes)), g.fault_period,
+                                                    human_count(g.sampled_faults)),
+                                        kDim));
+    }
+
     // Leak suspects, with full stacks.
     fmt::print(out, "\n{}\n", paint("LEAK SUSPECTS", kHeading));
     if (report.suspects.empty()) fmt::print(out, "  none\n");

@@ -13,6 +13,7 @@ namespace leakscope::report {
 struct TextOptions {
     bool tty = false;                // colour only when the output is a terminal
     size_t max_sites = 10;           // top sites shown
+    size_t max_growth_sites = 5;     // growth stacks shown (a single sample says little)
     size_t frames_per_site = 3;      // innermost frames shown per top site (suspects get all)
     size_t max_path_chars = 72;      // longer file paths keep their tail
 };

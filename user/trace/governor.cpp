@@ -9,10 +9,13 @@ namespace leakscope::trace {
 namespace {
 // Too little target CPU time in a window to judge its cost.
 constexpr double kMinCpuS = 0.005;
-// Bounds on the pause computed from the target's CPU rate.
-constexpr double kMinCpuRate = 0.01;
-constexpr double kMaxPauseS = 600;
 constexpr double kMinWindowS = 0.05;
+// The longest pause. A target using little CPU earns credit slowly, and one
+// window while it was busy (starting up, say) could otherwise blind tracing for
+// minutes; it is traced at least this often, at a cost below 1% of a CPU.
+constexpr double kMaxPauseS = 10;
+// How long after a window its links may still be hit while being removed.
+constexpr double kDetachTailS = 0.3;
 // Growth that escalates: this much over the growth window, steadily.
 constexpr double kGrowthWindowS = 30;
 constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
@@ -48,17 +51,41 @@ bool Governor::update(const CostReading& r) {
         phase_start_ = r.t_s;
         return on_;
     }
+    account(r);
     last_ = r;
     watch_growth(r);
     if (budget_pct_ <= 0) return on_;
-    if (on_ && r.t_s - phase_start_ >= window_) end_window(r);
-    else if (!on_ && r.t_s - phase_start_ >= off_length_) {
-        if (r.t_s > phase_start_) pause_cpu_rate_ = (r.target_cpu_s - pause_start_.target_cpu_s) / (r.t_s - phase_start_);
-        on_ = true;
+    if (on_ && r.t_s - phase_start_ >= window_) {
+        end_window(r);
+    } else if (!on_) {
+        // Links are removed after the window's last reading; what their
+        // probes cost until then shows up in the next readings.
+        if (r.t_s - phase_start_ <= kDetachTailS) window_cost_ = r.probe_s - window_start_.probe_s;
+        if (credit_ >= window_cost_) {
+            start_window(r);
+        } else if (r.t_s - phase_start_ >= kMaxPauseS) {
+            credit_ = std::max(credit_, 0.0);  // the debt of a busy spell is not carried forward
+            start_window(r);
+        }
+    }
+    return on_;
+}
+
+void Governor::switched(const CostReading& r) {
+    account(r);
+    last_ = r;
+    if (on_) {
         phase_start_ = r.t_s;
         window_start_ = r;
     }
-    return on_;
+}
+
+void Governor::account(const CostReading& r) {
+    if (budget_pct_ <= 0) return;
+    const double cost = r.probe_s - last_.probe_s;
+    const double own = std::max(0.0, r.target_cpu_s - last_.target_cpu_s - cost);
+    // Saved credit pays for one window at most: an idle spell does not buy a burst.
+    credit_ = std::min(credit_ + own * budget_pct_ / 100 - cost, std::max(window_cost_, 0.0));
 }
 
 void Governor::end_window(const CostReading& r) {
@@ -70,7 +97,7 @@ void Governor::end_window(const CostReading& r) {
         phase_start_ = r.t_s;
         window_start_ = r;
     };
-    if (cpu < kMinCpuS) return next_window();  // an idle target: nothing to judge, keep tracing
+    if (cpu < kMinCpuS) return;  // too little work to judge yet: the window goes on
     const double pct = percent(cost, cpu);
     const double walk_share = cost > 0 ? (r.walk_s - window_start_.walk_s) / cost : 0;
     if (pct <= budget_pct_) return next_window();  // within budget: stay on
@@ -81,26 +108,31 @@ void Governor::end_window(const CostReading& r) {
                                 sample_bytes_ / 1024, pct, budget_pct_));
         return next_window();
     }
-    // Attach in windows: on for window_s, then paused until the target's own
-    // CPU time has grown enough that the window's cost is within budget of it.
-    // The pause lasts as long as that takes at the target's untraced CPU rate
-    // (measured over the last pause; at first, the window's rate).
-    const double on_s = r.t_s - phase_start_;
-    const double own = cpu - cost;
-    const double rate = std::max(kMinCpuRate, pause_cpu_rate_ > 0 ? pause_cpu_rate_ : cpu / on_s);
-    const double off = std::min(kMaxPauseS, std::max(0.0, (cost * 100 / budget_pct_ - own) / rate));
-    if (off > off_length_ * 1.5 || off < off_length_ / 1.5)
-        note(r.t_s, fmt::format("allocation probes attached in {:.1f} s windows, paused {:.0f} s in between "
-                                "(cost {:.1f}% while attached > budget {:.1f}%)",
-                                on_s, off, pct, budget_pct_));
-    off_length_ = off;
-    // Where a window slows the target many times over, a shorter one sees as
-    // much of its work and keeps each stall short.
-    window_ = std::clamp(config_.window_s * 100 / pct, kMinWindowS, config_.window_s);
+    // Detach until the credit has paid for this window again. Where a window
+    // slows the target many times over, a shorter one sees as much of its
+    // work and keeps each stall short; short enough, too, that paying for it
+    // takes less than the longest pause.
+    window_pct_ = pct;
+    window_ = std::clamp(std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / pct, kMinWindowS,
+                         config_.window_s);
     on_time_ += r.t_s - phase_start_;
     on_ = false;
     phase_start_ = r.t_s;
-    pause_start_ = r;
+}
+
+void Governor::start_window(const CostReading& r) {
+    const double on_s = phase_start_ - window_start_.t_s, off_s = r.t_s - phase_start_;
+    auto differs = [](double a, double b, double factor) { return a > b * factor || a < b / factor; };
+    if (differs(on_s, noted_on_s_, 2) || differs(off_s, noted_off_s_, 1.5)) {
+        note(r.t_s, fmt::format("allocation probes attached in {:.1f} s windows, paused {:.1f} s in between "
+                                       "(cost {:.1f}% while attached > budget {:.1f}%)",
+                                       on_s, off_s, window_pct_, budget_pct_));
+        noted_on_s_ = on_s;
+        noted_off_s_ = off_s;
+    }
+    on_ = true;
+    phase_start_ = r.t_s;
+    window_start_ = r;
 }
 
 void Governor::watch_growth(const CostReading& r) {
@@ -121,7 +153,6 @@ void Governor::watch_growth(const CostReading& r) {
         escalated_ = true;
         const double before = budget_pct_;
         budget_pct_ = std::min(budget_pct_ * kEscalationFactor, kMaxEscalatedPct);
-        off_length_ /= kEscalationFactor;
         note(r.t_s, fmt::format("escalated: memory grew {:.1f} MiB in {:.0f} s; budget raised from {:.1f}% to {:.1f}%",
                                 grown / (1024.0 * 1024.0), r.t_s - memory_.front().t_s, before, budget_pct_));
     }

@@ -3,8 +3,12 @@
 // the target (probe hits times the measured cost of an empty hit, plus the
 // time the programs ran) against the target's own CPU time, and when over
 // budget first samples stacks more sparsely, then attaches the allocation
-// probes in windows (duty cycle). In continuous mode, a process whose memory
-// keeps growing gets a larger budget (escalation), said in the report.
+// probes in windows (duty cycle). Windows are paid from a credit that the
+// target's own CPU time earns at the budget's rate and every probe hit spends,
+// whenever it lands (hits while links are being removed included), so the
+// cost over the run stays within the budget. In continuous mode, a process
+// whose memory keeps growing gets a larger budget (escalation), said in the
+// report.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +41,9 @@ public:
 
     // Returns whether the allocation probes should be attached now.
     bool update(const CostReading& reading);
+    // The probes are attached or detached as asked (which takes a while):
+    // the window or pause is measured from this reading.
+    void switched(const CostReading& reading);
 
     uint64_t sample_bytes() const { return sample_bytes_; }
     double estimated_pct() const;  // over the whole run
@@ -50,7 +57,9 @@ public:
 
 private:
     void note(double t, std::string what);
+    void account(const CostReading& r);
     void end_window(const CostReading& r);
+    void start_window(const CostReading& r);
     void watch_growth(const CostReading& r);
 
     GovernorConfig config_;
@@ -59,10 +68,11 @@ private:
     bool on_ = true;
     bool escalated_ = false;
     double phase_start_ = 0;   // start of the current window or pause
-    double off_length_ = 0;    // length of the pauses between windows
     double window_;            // length of the next window
-    double pause_cpu_rate_ = 0;  // the target's CPU seconds per second while untraced
-    CostReading pause_start_{};
+    double credit_ = 0;        // probe cost (s) the target may still be charged
+    double window_cost_ = 0;   // what the last window cost, hits while detaching included
+    double window_pct_ = 0;    // its cost as a share of the target's own work while attached
+    double noted_on_s_ = 0, noted_off_s_ = 0;  // the window shape last reported
     CostReading window_start_{};
     CostReading first_{}, last_{};
     bool started_ = false;

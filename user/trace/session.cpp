@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <iostream>
@@ -72,6 +73,9 @@ LibC find_libc(pid_t pid) {
 // between sampling less and attaching less (a deep stack: ~20 frames of reads).
 constexpr double kStackWalkS = 10e-6;
 
+// Stacks listed under memory growth.
+constexpr size_t kGrowthSites = 10;
+
 // Trace mode warns once its estimated overhead passes this.
 constexpr double kTraceWarnPct = 50;
 
@@ -106,8 +110,11 @@ public:
         tc.sample_bytes = c_.sample_bytes;
         tc.stack_storage = c_.stack_storage;
         tc.max_live = c_.max_live;
+        tc.fault_period = c_.fault_period;
         tracer_ = std::make_unique<Tracer>(tc, plan_, [this](const ls_sample& s) { heap_.add(s); });
         floor_ns_ = tracer_->measure_probe_floor_ns();
+        if (c_.fault_period && !tracer_->samples_faults())
+            std::cerr << "leakscope: warning: the kernel refused the page-fault event; memory growth is not reported\n";
         if (c_.verbose) print_plan();
         std::cerr << fmt::format("leakscope: tracing PID {} (CPython {}), {} probes attached; reports every {:g} s{}\n",
                                  target_.interp.pid, target_.interp.version.str(), tracer_->attached(), c_.interval_s,
@@ -139,27 +146,36 @@ public:
 private:
     // Keeps the probes' cost within the budget: duty cycle and sampling rate.
     void govern() {
-        auto cost = proc::read_process_cost(target_.interp.pid);
-        if (!cost) return;
-        ProgramCost p = tracer_->allocation_cost();
-        uint64_t samples = 0;
-        for (const auto& f : tracer_->family_counters()) samples += f.samples;
-        const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns)) / 1e9;
-        CostReading r{double(monotonic_ns() - start_ns_) / 1e9, probe_s,
-                      std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
-        bool on = governor_.update(r);
+        auto r = cost_reading();
+        if (!r) return;
+        bool on = governor_.update(*r);
         if (governor_.sample_bytes() != sample_bytes_) {
             sample_bytes_ = governor_.sample_bytes();
             tracer_->set_sample_bytes(sample_bytes_);
         }
-        if (on != tracer_->allocation_probes()) tracer_->set_allocation_probes(on);
-        if (!warned_ && governor_.budget_pct() <= 0 && r.t_s > 3 && governor_.estimated_pct() > kTraceWarnPct) {
+        if (on != tracer_->allocation_probes()) {
+            tracer_->set_allocation_probes(on);
+            if (auto after = cost_reading()) governor_.switched(*after);
+        }
+        if (!warned_ && governor_.budget_pct() <= 0 && r->t_s > 3 && governor_.estimated_pct() > kTraceWarnPct) {
             warned_ = true;
             std::cerr << fmt::format("leakscope: warning: tracing costs the target about {:.0f}% of its CPU time; "
                                      "use --max-overhead PCT or --mode continuous to bound it\n",
                                      governor_.estimated_pct());
         }
-        probe_cpu_s_ = r.probe_s;
+        probe_cpu_s_ = r->probe_s;
+    }
+
+    std::optional<CostReading> cost_reading() const {
+        auto cost = proc::read_process_cost(target_.interp.pid);
+        if (!cost) return std::nullopt;
+        ProgramCost p = tracer_->allocation_cost();
+        uint64_t samples = 0;
+        for (const auto& f : tracer_->family_counters()) samples += f.samples;
+        // Sampled faults trap nothing extra: only their programs' run time counts.
+        const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns + tracer_->fault_cost().run_ns)) / 1e9;
+        return CostReading{double(monotonic_ns() - start_ns_) / 1e9, probe_s,
+                           std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
     }
 
     std::pair<Stack, uint32_t> resolve(uint64_t stack_id) {
@@ -228,6 +244,7 @@ private:
         for (const auto& s : analyzer_.top_sites(10)) r.top_sites.push_back(report::make_site(s, frames_of(s.site)));
         for (const auto& s : analyzer_.suspects()) r.suspects.push_back(report::make_suspect(s, frames_of(s.site)));
         r.intervals = report::make_intervals(analyzer_.intervals());
+        r.growth = growth();
 
         r.gc.observed = last_gc_.has_value();
         if (last_gc_) {
@@ -270,6 +287,20 @@ private:
         r.overhead.duty_cycle = governor_.duty_cycle();
         r.overhead.adjustments = governor_.adjustments();
         return r;
+    }
+
+    std::optional<report::Growth> growth() {
+        if (!tracer_->samples_faults()) return std::nullopt;
+        static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
+        report::Growth g;
+        g.fault_period = c_.fault_period;
+        auto sites = tracer_->fault_sites();
+        std::sort(sites.begin(), sites.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        for (const auto& [id, faults] : sites) g.sampled_faults += faults;
+        g.bytes = g.sampled_faults * g.fault_period * page;
+        for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i)
+            g.sites.push_back({resolve(sites[i].first).first, sites[i].second, sites[i].second * g.fault_period * page});
+        return g;
     }
 
     bool has_gc_probe() const {

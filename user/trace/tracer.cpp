@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
+#include <linux/perf_event.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -87,20 +88,34 @@ bool is_allocation_probe(ProbeKind kind) {
     return std::find(std::begin(kAllocationKinds), std::end(kAllocationKinds), kind) != std::end(kAllocationKinds);
 }
 
-// Removing a uprobe waits for an RCU grace period, ~0.1 s in a VM: one at a
-// time, a plan of hundreds of probes would take a minute to detach. Closed from
+// Removing a uprobe waits for an RCU grace period (0.05-0.1 s in a VM) after
+// its breakpoints are gone. Released one after another, later links would stay
+// hot during the earlier ones' waits (a 0.1 s tracing window became 0.4 s) and
+// hundreds of perf-event probes would take a minute to detach. Released from
 // many threads at once, the waits overlap.
-void destroy_links(std::vector<bpf_link*>& links) {
+template <typename Link, typename Release>
+void release_in_parallel(std::vector<Link>& links, Release release) {
     constexpr size_t kThreads = 64;
     std::vector<std::thread> workers;
     const size_t per = (links.size() + kThreads - 1) / kThreads;
     for (size_t start = 0; start < links.size(); start += per) {
-        workers.emplace_back([&links, start, per] {
-            for (size_t i = start; i < std::min(links.size(), start + per); ++i) bpf_link__destroy(links[i]);
+        workers.emplace_back([&links, &release, start, per] {
+            for (size_t i = start; i < std::min(links.size(), start + per); ++i) release(links[i]);
         });
     }
     for (auto& w : workers) w.join();
     links.clear();
+}
+
+void destroy_links(std::vector<bpf_link*>& links) { release_in_parallel(links, bpf_link__destroy); }
+void close_links(std::vector<int>& fds) { release_in_parallel(fds, close); }
+
+// Hits and run time of a program (kernel run-time statistics).
+ProgramCost program_cost(const bpf_program* prog) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0) return {};
+    return {info.run_cnt, info.run_time_ns};
 }
 
 }  // namespace
@@ -136,6 +151,7 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
         if (multi_) attach_grouped(always);
         else
             for (const auto& probe : always) attach(probe);
+        if (c.fault_period) sample_page_faults(c.fault_period);
         set_allocation_probes(true);
         ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
         if (!ring_) throw Error(Errc::AttachFailed, "cannot open the sample ring buffer");
@@ -159,6 +175,7 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     bpf_map__set_max_entries(skel_->maps.stacks, c.stack_storage);
     bpf_map__set_max_entries(skel_->maps.live_objects, c.max_live);
     bpf_map__set_max_entries(skel_->maps.live_native, c.max_live);
+    bpf_map__set_max_entries(skel_->maps.fault_sites, c.stack_storage);
     if (multi) {
         // Every uprobe program; the USDT ones stay perf-event based (libbpf attaches them).
         for (auto kind : kAllocationKinds)
@@ -230,8 +247,7 @@ void Tracer::set_allocation_probes(bool on) {
     if (on == allocation_on_) return;
     allocation_on_ = on;
     if (!on) {
-        for (int fd : allocation_links_) close(fd);
-        allocation_links_.clear();
+        close_links(allocation_links_);
         attached_ -= allocation_plan_.size();
         return;
     }
@@ -259,21 +275,53 @@ void Tracer::set_sample_bytes(uint64_t sample_bytes) {
 ProgramCost Tracer::allocation_cost() const {
     ProgramCost cost;
     for (auto kind : kAllocationKinds) {
-        bpf_prog_info info{};
-        uint32_t len = sizeof info;
-        if (bpf_obj_get_info_by_fd(bpf_program__fd(program_for(skel_, kind)), &info, &len) == 0) {
-            cost.hits += info.run_cnt;
-            cost.run_ns += info.run_time_ns;
-        }
+        ProgramCost p = program_cost(program_for(skel_, kind));
+        cost.hits += p.hits;
+        cost.run_ns += p.run_ns;
     }
     return cost;
 }
 
+ProgramCost Tracer::fault_cost() const { return program_cost(skel_->progs.ls_page_fault); }
+
+// A software event, counted in the fault path whether sampled or not: a
+// process that is not growing takes few faults and pays next to nothing.
+void Tracer::sample_page_faults(uint32_t period) {
+    for (pid_t tid : proc::thread_ids(pid_)) {
+        perf_event_attr attr{};
+        attr.size = sizeof attr;
+        attr.type = PERF_TYPE_SOFTWARE;
+        attr.config = PERF_COUNT_SW_PAGE_FAULTS;
+        attr.sample_period = period;
+        attr.inherit = 1;  // threads this one starts later
+        int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
+        if (fd < 0) continue;  // the thread has exited
+        bpf_link* link = bpf_program__attach_perf_event(skel_->progs.ls_page_fault, fd);
+        if (!link) {
+            close(fd);
+            continue;
+        }
+        fault_links_.push_back(link);
+    }
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Tracer::fault_sites() const {
+    std::vector<std::pair<uint64_t, uint64_t>> sites;
+    const bpf_map* map = skel_->maps.fault_sites;
+    uint64_t key = 0, next = 0, count = 0;
+    for (const void* prev = nullptr; bpf_map__get_next_key(map, prev, &next, sizeof next) == 0; prev = &key) {
+        key = next;
+        if (bpf_map__lookup_elem(map, &key, sizeof key, &count, sizeof count, 0) == 0) sites.emplace_back(key, count);
+    }
+    return sites;
+}
+
 void Tracer::detach_all() {
-    for (int fd : multi_links_) close(fd);
-    for (int fd : allocation_links_) close(fd);
-    multi_links_.clear();
+    multi_links_.insert(multi_links_.end(), allocation_links_.begin(), allocation_links_.end());
     allocation_links_.clear();
+    close_links(multi_links_);
+    links_.insert(links_.end(), fault_links_.begin(), fault_links_.end());
+    fault_links_.clear();
     destroy_links(links_);
 }
 

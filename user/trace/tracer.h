@@ -35,6 +35,7 @@ struct TracerConfig {
     uint64_t sample_bytes = 16 * 1024;
     uint32_t stack_storage = 16384;
     uint32_t max_live = 262144;
+    uint32_t fault_period = 0;  // sample one page fault in this many (0: none)
 };
 
 struct FamilyCounters {
@@ -77,6 +78,11 @@ public:
     // Mean bytes between samples, changeable while tracing.
     void set_sample_bytes(uint64_t sample_bytes);
     ProgramCost allocation_cost() const;
+    // Sampled page faults: whether the kernel took the event, what the
+    // program cost, and the faults counted per stack id.
+    bool samples_faults() const { return !fault_links_.empty(); }
+    ProgramCost fault_cost() const;
+    std::vector<std::pair<uint64_t, uint64_t>> fault_sites() const;
     // What a hit of an empty program on an emulated instruction costs here, in ns.
     double measure_probe_floor_ns();
 
@@ -89,6 +95,7 @@ private:
     int open_and_load(const TracerConfig& config, bool multi);
     void attach(const Probe& probe);  // one perf-event uprobe / USDT probe
     void attach_grouped(const std::vector<Probe>& probes);
+    void sample_page_faults(uint32_t period);
     int attach_multi(ProbeKind kind, const std::string& binary, const std::vector<const Probe*>& probes,
                      bpf_program* prog);
     void detach_all();
@@ -97,6 +104,7 @@ private:
     pid_t pid_;
     leakscope_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
+    std::vector<bpf_link*> fault_links_;  // one perf event per thread, inherited by new threads
     std::vector<int> multi_links_;        // GC (always on)
     std::vector<int> allocation_links_;   // allocation probes (duty-cycled)
     std::vector<Probe> allocation_plan_;
