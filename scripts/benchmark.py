@@ -80,7 +80,7 @@ run(step)
 MODES = {
     "untraced": (None, "seconds"),
     "trace": (["--mode", "trace"], "seconds"),
-    "trace, budget 5%": (["--mode", "trace", "--max-overhead", "5"], "seconds"),
+    "trace (budget 5%)": (["--mode", "trace", "--max-overhead", "5"], "seconds"),
     "continuous": (["--mode", "continuous"], "continuous_seconds"),
 }
 
