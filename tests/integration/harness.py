@@ -383,6 +383,17 @@ def run_leakscope_ex(args, timeout=120, env=None, prefix=(), binary=None):
     return Run(proc.returncode, _text(out), _text(err), proc.pid, time.monotonic() - start)
 
 
+def run_leakscope_json(test, args, timeout=120, env=None):
+    """Run leakscope ARGS (a trace or run command) with --json FILE added
+    after the subcommand; fail TEST unless it exits 0. Returns (report, Run)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "report.json")
+        run = run_leakscope_ex(list(args[:1]) + ["--json", out] + list(args[1:]), timeout=timeout, env=env)
+        test.assertEqual(run.rc, 0, run.stderr)
+        with open(out) as f:
+            return parse_json(test, f.read(), out), run
+
+
 def _text(data):
     return data.decode("utf-8", errors="replace") if data else ""
 

@@ -13,7 +13,6 @@ Speed itself is measured by scripts/benchmark.py, not here.
 import os
 import re
 import sys
-import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
@@ -41,21 +40,13 @@ def leak_line(path):
 
 
 class ContinuousTest(unittest.TestCase):
-    def run_json(self, args, env=None, timeout=300):
-        with tempfile.TemporaryDirectory() as tmp:
-            out = os.path.join(tmp, "report.json")
-            run = harness.run_leakscope_ex(args[:1] + ["--json", out] + args[1:], timeout=timeout, env=env)
-            self.assertEqual(run.rc, 0, run.stderr)
-            with open(out) as f:
-                return harness.parse_json(self, f.read()), run
-
     def test_continuous_mode_names_the_leak_within_120_s(self):
         if not os.path.exists(PYTHON):
             harness.skip("%s is not installed" % PYTHON)
         scenario = os.path.join(ZOO, "leak_module_cache.py")
-        report, run = self.run_json(
-            ["run", "--mode", "continuous", "--interval", "10", "--", PYTHON, scenario],
-            env=harness.clean_env(LEAKSCOPE_ZOO_SECONDS=120))
+        report, run = harness.run_leakscope_json(
+            self, ["run", "--mode", "continuous", "--interval", "10", "--", PYTHON, scenario],
+            timeout=300, env=harness.clean_env(LEAKSCOPE_ZOO_SECONDS=120))
         harness.assert_no_probes_left(self, [PYTHON], {run.pid})
         self.assertEqual(report["mode"], "continuous")
         overhead = report["overhead"]
@@ -71,7 +62,8 @@ class ContinuousTest(unittest.TestCase):
     def test_budget_reduces_and_says_so(self):
         if not os.path.exists(PYTHON):
             harness.skip("%s is not installed" % PYTHON)
-        report, run = self.run_json(["run", "--max-overhead", "5", "--interval", "5", "--", PYTHON, "-c", ALLOC_LOOP])
+        report, _ = harness.run_leakscope_json(
+            self, ["run", "--max-overhead", "5", "--interval", "5", "--", PYTHON, "-c", ALLOC_LOOP], timeout=300)
         overhead = report["overhead"]
         self.assertEqual(overhead["budget_pct"], 5)
         self.assertLess(overhead["duty_cycle"], 0.5)

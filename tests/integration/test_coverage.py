@@ -12,7 +12,6 @@ shows up as a shortfall.
 
 import os
 import sys
-import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
@@ -54,15 +53,10 @@ class CoverageTest(unittest.TestCase):
         for number, line in enumerate(TARGET.splitlines(), start=1):
             if "# KIND" in line:
                 kinds[line.split("# KIND")[1].strip()] = number
-        with tempfile.TemporaryDirectory() as tmp, \
-                harness.Target([interp.path, "-c", TARGET], ready_line="ready") as target:
-            out = os.path.join(tmp, "report.json")
-            run = harness.run_leakscope_ex(
-                ["trace", "-p", str(target.pid), "--sample-bytes", "1", "--duration", "12", "--interval", "4",
-                 "--json", out] + list(interp.extra_args), timeout=120)
-            self.assertEqual(run.rc, 0, run.stderr)
-            with open(out) as f:
-                report = harness.parse_json(self, f.read())
+        with harness.Target([interp.path, "-c", TARGET], ready_line="ready") as target:
+            report, _ = harness.run_leakscope_json(
+                self, ["trace", "-p", str(target.pid), "--sample-bytes", "1", "--duration", "12", "--interval", "4"]
+                + list(interp.extra_args))
         live = {}
         for site in report["top_sites"] + report["suspects"]:
             if site["frames"] and site["frames"][0]["file"] == "<string>":

@@ -11,7 +11,6 @@ line first, and their estimate must be of the right size.
 
 import os
 import sys
-import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
@@ -49,16 +48,11 @@ def line_of(tag):
 class GrowthTest(unittest.TestCase):
     def test_growing_line_comes_first(self):
         interp = harness.CONFIG.interpreter
-        with tempfile.TemporaryDirectory() as tmp, \
-                harness.Target([interp.path, "-c", TARGET], ready_line="ready") as target:
-            out = os.path.join(tmp, "report.json")
-            run = harness.run_leakscope_ex(
-                ["trace", "-p", str(target.pid), "--mode", "continuous", "--duration", "16", "--interval", "8",
-                 "--json", out] + list(interp.extra_args), timeout=120)
-            self.assertEqual(run.rc, 0, run.stderr)
-            self.assertIn("MEMORY GROWTH", run.stdout)
-            with open(out) as f:
-                report = harness.parse_json(self, f.read())
+        with harness.Target([interp.path, "-c", TARGET], ready_line="ready") as target:
+            report, run = harness.run_leakscope_json(
+                self, ["trace", "-p", str(target.pid), "--mode", "continuous", "--duration", "16", "--interval", "8"]
+                + list(interp.extra_args))
+        self.assertIn("MEMORY GROWTH", run.stdout)
         growth = report["growth"]
         self.assertIsNotNone(growth, "page faults were not sampled")
         self.assertEqual(growth["fault_period"], 64)
