@@ -252,11 +252,8 @@ void Tracer::set_allocation_probes(bool on) {
         return;
     }
     // A malloc whose return was not seen while detached must not lend its size to another.
-    uint64_t key = 0, next = 0;
-    while (bpf_map__get_next_key(skel_->maps.pending_malloc, nullptr, &next, sizeof next) == 0) {
-        key = next;
-        bpf_map__delete_elem(skel_->maps.pending_malloc, &key, sizeof(uint32_t), 0);
-    }
+    for (uint32_t tid = 0; bpf_map__get_next_key(skel_->maps.pending_malloc, nullptr, &tid, sizeof tid) == 0;)
+        bpf_map__delete_elem(skel_->maps.pending_malloc, &tid, sizeof tid, 0);
     if (multi_) {
         attach_grouped(allocation_plan_);
     } else {
