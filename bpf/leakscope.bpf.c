@@ -43,6 +43,9 @@ const volatile struct ls_type_offsets types = {};
  * (Poisson) without floating point here. Writable: the overhead budget may
  * change the sampling rate while tracing. */
 __s64 countdown_draws[LS_COUNTDOWN_DRAWS] = {};
+/* Their mean, copied into each sample: user space weighs a sample by the
+ * distance it was drawn with, which the budget may have changed since. */
+__u64 sample_mean = 0;
 
 /* &_PyRuntime in the target. */
 const volatile __u64 runtime_addr = 0;
@@ -97,6 +100,15 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ls_stack);
 } stacks SEC(".maps");
+
+/* Native (C) stacks of sampled native blocks, walked by the kernel through
+ * frame pointers: what a C extension called malloc from. */
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 4096);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, LS_MAX_NATIVE_FRAMES * sizeof(__u64));
+} native_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -303,7 +315,8 @@ static __always_inline __u64 capture_stack(__u32 *flags_out)
 	return h;
 }
 
-static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type)
+static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type,
+					  __s32 native_stack_id)
 {
 	struct ls_sample s = {
 		.addr = addr,
@@ -313,6 +326,8 @@ static __always_inline void record_sample(void *live, __u32 family, __u64 addr, 
 		.size = size > 0xffffffffull ? 0xffffffffu : (__u32)size,
 		.family = family,
 		.tid = (__u32)bpf_get_current_pid_tgid(),
+		.sample_bytes = sample_mean,
+		.native_stack_id = native_stack_id,
 	};
 
 	s.stack_id = capture_stack(&s.stack_flags);
@@ -381,7 +396,7 @@ int ls_object_new(struct pt_regs *ctx)
 	if (size > LS_PYMALLOC_MAX) /* malloc'd: the native family counts these bytes */
 		return 0;
 	if (take_sample(cpu, LS_FAMILY_OBJECT, size))
-		record_sample(&live_objects, LS_FAMILY_OBJECT, op, size, type);
+		record_sample(&live_objects, LS_FAMILY_OBJECT, op, size, type, -1);
 	return 0;
 }
 
@@ -450,8 +465,13 @@ int BPF_KRETPROBE(ls_malloc_return, __u64 addr)
 		return 0;
 	__u64 bytes = *size;
 	bpf_map_delete_elem(&pending_malloc, &tid);
-	if (addr)
-		record_sample(&live_native, LS_FAMILY_NATIVE, addr, bytes, 0);
+	if (addr) {
+		__s64 native = bpf_get_stackid(ctx, &native_stacks, BPF_F_USER_STACK | BPF_F_REUSE_STACKID);
+
+		if (native < 0)
+			count_error(LS_ERR_NATIVE_STACK_MISSED);
+		record_sample(&live_native, LS_FAMILY_NATIVE, addr, bytes, 0, native < 0 ? -1 : (__s32)native);
+	}
 	return 0;
 }
 

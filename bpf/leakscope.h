@@ -18,6 +18,7 @@
 #define LS_MAX_FRAMES 128
 #define LS_MAX_THREADS_WALK 64 /* thread-list entries searched per lookup */
 #define LS_COUNTDOWN_DRAWS 64  /* precomputed exponential draws for sampling */
+#define LS_MAX_NATIVE_FRAMES 32 /* user-space return addresses kept per native stack */
 
 /* How a frame stores its position in the bytecode. */
 enum ls_frame_kind {
@@ -58,6 +59,7 @@ enum ls_stack_flags {
 	LS_STACK_TRUNCATED = 1,   /* deeper than LS_MAX_FRAMES */
 	LS_STACK_READ_FAILED = 2, /* a read of target memory failed mid-walk */
 	LS_STACK_NO_THREAD = 4,   /* no PyThreadState found for the thread */
+	LS_STACK_CYCLE = 8,       /* user space: the frame chain loops back; walked once */
 };
 
 struct ls_stack {
@@ -107,6 +109,9 @@ struct ls_sample {
 	__u32 family;   /* enum ls_family */
 	__u32 tid;
 	__u32 stack_flags;
+	__u64 sample_bytes; /* mean sampling distance when it was drawn: its weight */
+	__s32 native_stack_id; /* native blocks: key in native_stacks (frame-pointer walk); -1: none */
+	__u32 pad;
 };
 
 /* Totals kept per family in a per-CPU array, read by user space. */
@@ -142,7 +147,8 @@ struct ls_gc_stats {
 	X(LIVE_MAP_FULL, "live-allocation table full; raise --max-live or --sample-bytes")      \
 	X(SITE_MAP_FULL, "site table full; raise --stack-storage")                              \
 	X(EVENT_RING_FULL, "event ring buffer full; events were dropped")                       \
-	X(READ_FAILED, "a read of target memory failed in a probe")
+	X(READ_FAILED, "a read of target memory failed in a probe")                            \
+	X(NATIVE_STACK_MISSED, "the native stack of a sampled block could not be captured; its Python frames are kept")
 
 enum ls_error {
 #define LS_ERR_ENUM(name, remedy) LS_ERR_##name,

@@ -12,6 +12,7 @@ cost per hit is (work lost) / hits, next to that floor.
 """
 
 import argparse
+import io
 import json
 import os
 import statistics
@@ -19,6 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from doc_section import write_section  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LEAKSCOPE = os.path.join(ROOT, "build", "leakscope")
@@ -162,29 +166,30 @@ def main():
                 row["adjustments"] = reps[-1]["adjustments"]
             rows.append(row)
 
-    with open(args.output, "w") as f:
-        f.write("# Overhead benchmark\n\n")
-        f.write("Produced by `scripts/benchmark.py` (do not edit by hand) on %s, kernel %s, %d CPUs; "
-                "target interpreter %s. %d alternating rounds; trace runs %g s, continuous runs %g s.\n\n"
-                % (time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count(), PYTHON, args.repeat,
-                   args.seconds, args.continuous_seconds))
-        f.write("Slowdown: median over rounds of untraced throughput / traced throughput (1.00 = no cost). "
-                "Cost per hit: work lost per probe hit; floor: leakscope's own measurement of an empty probe "
-                "hit on an emulated instruction on this machine. Estimated: the overhead leakscope reported "
-                "for itself.\n\n")
-        f.write("| workload | mode | throughput (units/s) | slowdown | probe hits/s | cost per hit (ns) "
-                "| floor (ns) | estimated | probes attached |\n|---|---|---|---|---|---|---|---|---|\n")
-        for r in rows:
-            if r["mode"] == "untraced":
-                f.write("| %s | untraced | %.1f | 1.00 | | | | | |\n" % (r["workload"], r["throughput"]))
-                continue
-            f.write("| %s | %s | %.1f | %.3f | %.0f | %.0f | %.0f | %.1f%% | %.0f%% |\n"
-                    % (r["workload"], r["mode"], r["throughput"], r["slowdown"], r["events_per_s"],
-                       r["ns_per_hit"], r["floor_ns"], r["estimated_pct"], 100 * r["duty"]))
-        f.write("\nWhat the budgeted runs changed (last round):\n\n")
-        for r in rows:
-            if r["mode"] != "untraced" and r["adjustments"]:
-                f.write("- %s, %s: %s\n" % (r["workload"], r["mode"], "; ".join(r["adjustments"])))
+    f = io.StringIO()
+    f.write("# Overhead benchmark\n\n")
+    f.write("Produced by `scripts/benchmark.py` (do not edit by hand) on %s, kernel %s, %d CPUs; "
+            "target interpreter %s. %d alternating rounds; trace runs %g s, continuous runs %g s.\n\n"
+            % (time.strftime("%Y-%m-%d"), os.uname().release, os.cpu_count(), PYTHON, args.repeat,
+               args.seconds, args.continuous_seconds))
+    f.write("Slowdown: median over rounds of untraced throughput / traced throughput (1.00 = no cost). "
+            "Cost per hit: work lost per probe hit; floor: leakscope's own measurement of an empty probe "
+            "hit on an emulated instruction on this machine. Estimated: the overhead leakscope reported "
+            "for itself.\n\n")
+    f.write("| workload | mode | throughput (units/s) | slowdown | probe hits/s | cost per hit (ns) "
+            "| floor (ns) | estimated | probes attached |\n|---|---|---|---|---|---|---|---|---|\n")
+    for r in rows:
+        if r["mode"] == "untraced":
+            f.write("| %s | untraced | %.1f | 1.00 | | | | | |\n" % (r["workload"], r["throughput"]))
+            continue
+        f.write("| %s | %s | %.1f | %.3f | %.0f | %.0f | %.0f | %.1f%% | %.0f%% |\n"
+                % (r["workload"], r["mode"], r["throughput"], r["slowdown"], r["events_per_s"],
+                   r["ns_per_hit"], r["floor_ns"], r["estimated_pct"], 100 * r["duty"]))
+    f.write("\nWhat the budgeted runs changed (last round):\n\n")
+    for r in rows:
+        if r["mode"] != "untraced" and r["adjustments"]:
+            f.write("- %s, %s: %s\n" % (r["workload"], r["mode"], "; ".join(r["adjustments"])))
+    write_section(args.output, "benchmark.py", f.getvalue())
     print("wrote", args.output)
 
 

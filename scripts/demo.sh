@@ -6,5 +6,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build.sh"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-exec $SUDO env LEAKSCOPE_EXAMPLE_SECONDS="${LEAKSCOPE_EXAMPLE_SECONDS:-30}" \
-  "$root/build/leakscope" run --interval 3 -- /usr/bin/python3 "$root/scripts/example_leak.py"
+seconds="${LEAKSCOPE_EXAMPLE_SECONDS:-30}"
+# The final report comes while the service still runs, so that it can also
+# say what holds the leaking memory (held_by reads the live heap).
+exec $SUDO env LEAKSCOPE_EXAMPLE_SECONDS="$seconds" \
+  "$root/build/leakscope" run --interval 3 --duration "$((seconds - 3))" -- /usr/bin/python3 "$root/scripts/example_leak.py"

@@ -44,6 +44,8 @@ EXIT_KERNEL_SUPPORT = 4
 EXIT_NO_SUCH_PROCESS = 5
 EXIT_NOT_PYTHON = 6
 EXIT_UNSUPPORTED_VERSION = 7
+EXIT_IO = 11
+EXIT_BUSY = 13
 EXIT_LEAK_FOUND = 20
 
 DEBIAN_PYTHON = "/usr/bin/python3.11"
@@ -336,6 +338,15 @@ class Target:
         return False
 
 
+def missing_pid():
+    """A PID in range that no process has."""
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid = int(f.read()) - 1
+    while os.path.exists("/proc/%d" % pid):
+        pid -= 1
+    return pid
+
+
 # --------------------------------------------------------------------------
 # Running leakscope
 
@@ -403,6 +414,20 @@ def parse_json(test, text, what="leakscope output"):
         return json.loads(text)
     except ValueError as exc:
         test.fail("%s is not JSON (%s):\n%s" % (what, exc, text[:4000]))
+
+
+def leak_line(path):
+    """The line of PATH marked '# LEAK'."""
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            if re.search(r"#\s*LEAK\s*$", line):
+                return number
+    raise AssertionError("no # LEAK line in " + path)
+
+
+def python_leaf(site):
+    """The innermost Python frame of a site: native callers of malloc come first in its frames."""
+    return next((f for f in site["frames"] if not f.get("native")), None)
 
 
 # --------------------------------------------------------------------------

@@ -11,7 +11,6 @@ Speed itself is measured by scripts/benchmark.py, not here.
 """
 
 import os
-import re
 import sys
 import unittest
 
@@ -31,14 +30,6 @@ while time.monotonic() < end:
 """
 
 
-def leak_line(path):
-    with open(path) as f:
-        for number, line in enumerate(f, start=1):
-            if re.search(r"#\s*LEAK\s*$", line):
-                return number
-    raise AssertionError("no # LEAK line in " + path)
-
-
 class ContinuousTest(unittest.TestCase):
     def test_continuous_mode_names_the_leak_within_120_s(self):
         if not os.path.exists(PYTHON):
@@ -54,7 +45,7 @@ class ContinuousTest(unittest.TestCase):
         self.assertLess(overhead["duty_cycle"], 0.5, "continuous mode kept its probes attached: %s" % overhead)
         self.assertTrue(overhead["adjustments"], "the report does not say what continuous mode did")
         self.assertTrue(report["suspects"], "no suspect after 120 s in continuous mode")
-        line = leak_line(scenario)
+        line = harness.leak_line(scenario)
         frames = report["suspects"][0]["frames"]
         self.assertIn((os.path.basename(scenario), line),
                       [(os.path.basename(f["file"]), f["line"]) for f in frames])

@@ -59,8 +59,9 @@ class CoverageTest(unittest.TestCase):
                 + list(interp.extra_args))
         live = {}
         for site in report["top_sites"] + report["suspects"]:
-            if site["frames"] and site["frames"][0]["file"] == "<string>":
-                live[site["frames"][0]["line"]] = max(live.get(site["frames"][0]["line"], 0), site["live_objects"])
+            leaf = harness.python_leaf(site)
+            if leaf and leaf["file"] == "<string>":
+                live[leaf["line"]] = max(live.get(leaf["line"], 0), site["live_objects"])
         for kind, line in kinds.items():
             with self.subTest(kind=kind):
                 got = live.get(line, 0)

@@ -33,14 +33,6 @@ def masked(path):
     return ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs none %s && exec "$0" "$@"' % path]
 
 
-def missing_pid():
-    with open("/proc/sys/kernel/pid_max") as f:
-        pid = int(f.read()) - 1
-    while os.path.exists("/proc/%d" % pid):
-        pid -= 1
-    return pid
-
-
 class PreflightTest(unittest.TestCase):
     maxDiff = None
 
@@ -72,9 +64,46 @@ class PreflightTest(unittest.TestCase):
         self.assertRegex(out, r"\d+\.\d+(\.\d+)?")
 
     def test_usage_errors(self):
-        for args in (["dump"], ["frobnicate"], ["dump", "-p", "not-a-pid"]):
-            with self.subTest(args=args):
-                self.assert_error(harness.run_leakscope(args, timeout=30), harness.EXIT_USAGE, " ".join(args))
+        for args in (["dump"], ["frobnicate"], ["dump", "-p", "not-a-pid"], ["trace", "-p", "abc"],
+                     ["trace", "-p", "9" * 400], ["trace", "-p", "1", "--duration", "-5"],
+                     ["trace", "-p", "1", "--stack-storage", "1"], ["trace", "-p", "\x1b[2Jx"]):
+            with self.subTest(args=args[:2]):
+                run = harness.run_leakscope_ex(args, timeout=30)
+                message = self.assert_error((run.rc, run.stdout, run.stderr), harness.EXIT_USAGE, " ".join(args))
+                self.assertLess(len(message), 200, "usage error is not short: %s" % message)
+                self.assertNotRegex(message, r"\d{41}", "usage error echoes a huge number: %s" % message)
+                self.assertNotIn("\x1b", message, "usage error prints a raw escape")
+                self.assertLess(run.elapsed, 1.0, "usage error took %.2fs" % run.elapsed)
+
+    # -- output paths --------------------------------------------------------
+
+    def assert_fails_fast(self, args, status, what, binaries=(), **kwargs):
+        """One line, STATUS, within a second, and nothing of ours attached."""
+        run = harness.run_leakscope_ex(args, timeout=30, **kwargs)
+        message = self.assert_error((run.rc, run.stdout, run.stderr), status, what)
+        self.assertLess(run.elapsed, 1.0, "%s: took %.2fs to fail" % (what, run.elapsed))
+        harness.assert_no_probes_left(self, binaries, {run.pid})
+        return message
+
+    def test_unwritable_output_fails_before_attaching(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            marker = os.path.join(tmp, "ran")
+            cases = (("/nonexistent-dir/r.json", "No such file"), (tmp, "directory"),
+                     ("/proc/version/r.json", "Not a directory"))
+            with self.python_target() as target:
+                for path, says in cases:
+                    for command in (["trace", "-p", target.pid, "--duration", "20"], ["snapshot", "-p", target.pid]):
+                        with self.subTest(path=path, command=command[0]):
+                            message = self.assert_fails_fast(command + ["--json", path], harness.EXIT_IO,
+                                                             "%s --json %s" % (command[0], path),
+                                                             [os.path.realpath(PYTHON)])
+                            self.assertIn("--json", message)
+                            self.assertIn(says, message)
+            # run: the command is not even started
+            message = self.assert_fails_fast(["run", "--json", "/nonexistent-dir/r.json", "--", PYTHON, "-c",
+                                              "open(%r, 'w')" % marker], harness.EXIT_IO, "run --json")
+            self.assertFalse(os.path.exists(marker), "run started its command although --json cannot be written")
+            self.assertEqual(os.listdir(tmp), [], "the writability check left a file behind")
 
     # -- permissions ---------------------------------------------------------
 
@@ -96,6 +125,33 @@ class PreflightTest(unittest.TestCase):
                 with self.subTest(command=args[0]):
                     result = harness.run_leakscope(args, timeout=60, prefix=NOBODY, binary=binary)
                     self.assert_error(result, harness.EXIT_PERMISSION, "%s as nobody" % args[0])
+
+    def test_unreadable_target_as_root(self):
+        """Root in a user namespace of its own cannot read a host process: the
+        error says so, rather than asking to run as root."""
+        if shutil.which("unshare") is None:
+            self.skipTest("unshare(1) not installed")
+        with self.python_target() as target:
+            for args in (["dump", "-p", target.pid], ["trace", "-p", target.pid] + TRACE_BOUND):
+                with self.subTest(command=args[0]):
+                    message = self.assert_fails_fast(args, harness.EXIT_PERMISSION, "%s from a user namespace" % args[0],
+                                                     [os.path.realpath(PYTHON)],
+                                                     prefix=["unshare", "--user", "--map-root-user"])
+                    self.assertNotIn("run as root", message)
+                    self.assertNotIn("sudo", message)
+                    self.assertIn("user namespace", message)
+
+    def test_pid_1_unreadable_says_why(self):
+        try:
+            open("/proc/1/maps").close()
+            self.skipTest("PID 1's memory map is readable here")
+        except PermissionError:
+            pass
+        for args in (["dump", "-p", "1"], ["trace", "-p", "1"] + TRACE_BOUND):
+            with self.subTest(command=args[0]):
+                message = self.assert_fails_fast(args, harness.EXIT_PERMISSION, "%s -p 1" % args[0])
+                self.assertNotIn("run as root", message)
+                self.assertIn("/proc/1/maps", message)
 
     def test_missing_capabilities(self):
         with self.python_target() as target:
@@ -123,8 +179,8 @@ class PreflightTest(unittest.TestCase):
     # -- targets -------------------------------------------------------------
 
     def test_no_such_process(self):
-        pid = missing_pid()
-        for args in (["dump", "-p", pid], ["trace", "-p", pid] + TRACE_BOUND):
+        pid = harness.missing_pid()
+        for args in (["dump", "-p", pid], ["trace", "-p", pid] + TRACE_BOUND, ["snapshot", "-p", pid]):
             with self.subTest(command=args[0]):
                 self.assert_error(harness.run_leakscope(args, timeout=60), harness.EXIT_NO_SUCH_PROCESS,
                                   "%s of pid %d" % (args[0], pid))

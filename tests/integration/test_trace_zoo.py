@@ -57,6 +57,16 @@ def describe_suspects(suspects, limit=3):
     return "\n".join(lines) if lines else "(no suspects)"
 
 
+def describe_sites(sites, limit=4):
+    lines = []
+    for site in sites[:limit]:
+        lines.append("trend=%s live_bytes=%s delta_bytes=%s" % (site.get("trend"), site.get("live_bytes"),
+                                                              site.get("delta_bytes")))
+        for frame in site.get("frames", [])[:6]:
+            lines.append("    %s:%s %s" % (frame.get("file"), frame.get("line"), frame.get("function")))
+    return "\n".join(lines) if lines else "(no sites)"
+
+
 def is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -118,7 +128,8 @@ class TraceZooTest(unittest.TestCase):
                 self.assertTrue(frames, "suspect without frames")
                 for frame in frames:
                     self.assertIsInstance(frame.get("file"), str)
-                    self.assertIsInstance(frame.get("line"), int)
+                    # Native frames (C, under the Python ones) have no line.
+                    self.assertIsInstance(frame.get("line"), type(None) if frame.get("native") else int)
                     self.assertIsInstance(frame.get("function"), str)
                 if previous_score is not None:
                     self.assertLessEqual(suspect["score"], previous_score, "suspects not ranked best first")
@@ -132,7 +143,8 @@ class TraceZooTest(unittest.TestCase):
         if leak_line is None:
             self.assertEqual(suspects, [], "no leak in %s, yet:\n%s" % (name, describe_suspects(suspects)))
             return
-        self.assertTrue(suspects, "%s leaks at line %d; no suspect reported" % (name, leak_line))
+        self.assertTrue(suspects, "%s leaks at line %d; no suspect reported. Top sites:\n%s"
+                        % (name, leak_line, describe_sites(report.get("top_sites", []))))
         basename = os.path.basename(path)
         top_frames = suspects[0]["frames"]
         found = any(os.path.basename(frame["file"]) == basename and frame["line"] == leak_line

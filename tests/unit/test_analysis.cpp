@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <map>
 #include <random>
 #include <vector>
@@ -39,6 +40,12 @@ public:
     // survived(id, i, previous_live) gives the site's surviving bytes.
     std::function<bool(int)> full_gc = [](int) { return false; };
     std::function<double(SiteId, int, double)> survived = [](SiteId, int, double) { return 0.0; };
+    // Optional: thread-stack samples per snapshot, and in how many of them
+    // site id's stack was running at snapshot i.
+    uint64_t stack_samples = 0;
+    std::function<uint64_t(SiteId, int)> running = [](SiteId, int) { return uint64_t(0); };
+    // Optional: the site whose line made the call site id allocated in.
+    std::function<SiteId(SiteId)> caller = [](SiteId) { return SiteId(0); };
 
     void step() {
         Snapshot snapshot;
@@ -47,6 +54,7 @@ public:
         snapshot.full_collections = full_collections_;
         snapshot.collections = full_collections_ * 10 + static_cast<uint64_t>(index_);
         snapshot.rss_bytes = 100u << 20;
+        snapshot.stack_samples = stack_samples;
         for (auto& s : sites_) {
             const double live = std::max(0.0, s.live(index_));
             auto& c = counters_[s.id];
@@ -62,6 +70,8 @@ public:
             r.freed_bytes = c.freed;
             r.freed_objects = c.freed / s.object_size;
             r.survived_full_gc_bytes = survived(s.id, index_, c.live);
+            r.running_samples = running(s.id, index_);
+            r.caller = caller(s.id);
             c.live = live;
             snapshot.sites.push_back(r);
         }
@@ -424,4 +434,136 @@ TEST_CASE("interval totals count what happened during each interval", "[analysis
     CHECK(intervals[1].collections == 3);
     CHECK(intervals[1].full_collections == 0);
     CHECK(intervals[1].rss_bytes == 1000);
+}
+
+TEST_CASE("a heap built by a call that is still running is 'building', not a leak", "[analysis]") {
+    // A start-up load: 10 MB per interval, allocated by one call that is on a
+    // thread's stack in every sample (8 samples per interval).
+    Stream building;
+    building.stack_samples = 8;
+    building.site(1, [](int i) { return 10e6 * (i + 1); });
+    building.running = [](SiteId, int) { return uint64_t(8); };
+    building.run_checking_only(12, {});
+    auto top = building.analyzer.top_sites(1);
+    REQUIRE(top.size() == 1);
+    CHECK(top[0].trend == Trend::Building);
+    CHECK(building.analyzer.evidence(1)->growth_running_share == Approx(1.0));
+
+    // The same growth from calls that return (running in 2 of 8 samples) is a leak.
+    Stream leak;
+    leak.stack_samples = 8;
+    leak.site(1, [](int i) { return 10e6 * (i + 1); });
+    leak.running = [](SiteId, int) { return uint64_t(2); };
+    leak.run(12);
+    REQUIRE(leak.analyzer.suspects().size() == 1);
+    CHECK(leak.analyzer.suspects()[0].verdict == Verdict::Leak);
+    CHECK(leak.analyzer.evidence(1)->growth_running_share == Approx(0.25));
+
+    // Once the call returns, growth that goes on is judged as any other.
+    Stream returned;
+    returned.stack_samples = 8;
+    returned.site(1, [](int i) { return 10e6 * (i + 1); });
+    returned.running = [](SiteId, int i) { return uint64_t(i < 6 ? 8 : 0); };
+    returned.run(20);
+    REQUIRE(returned.analyzer.suspects().size() == 1);
+    CHECK(returned.analyzer.evidence(1)->growth_running_share == Approx(0.3));
+}
+
+TEST_CASE("a load that returned and kept its heap is 'building', its callees' objects with it", "[analysis]") {
+    // A start-up load slowed by tracing: 6 intervals of growth while the
+    // loading line runs, then it returns; what it built stays for 2 readings
+    // and the run ends while the heap is being freed. Site 2 is the objects a
+    // constructor called from the loading line allocates: its own line is on
+    // the stack in 3 of 8 samples, its caller's in all of them.
+    Stream load;
+    load.stack_samples = 8;
+    auto built = [](double scale) {
+        return [scale](int i) { return scale * (i < 6 ? i + 1 : i < 8 ? 6 : 4.2); };
+    };
+    load.site(1, built(25e6));
+    load.site(2, built(1e6));
+    load.running = [](SiteId id, int i) { return uint64_t(i >= 6 ? 0 : id == 1 ? 8 : 3); };
+    load.caller = [](SiteId id) { return id == 2 ? SiteId(1) : SiteId(0); };
+    load.run_checking_only(9, {});
+    CHECK(load.analyzer.summary(1)->trend == Trend::Building);
+    CHECK(load.analyzer.summary(2)->trend == Trend::Building);
+    CHECK(load.analyzer.evidence(2)->growth_running_share == Approx(1.0));
+
+    // A caller that is not itself a heap being built lends nothing: the same
+    // callee growth under a line that allocated a few KiB is a leak.
+    Stream leak;
+    leak.stack_samples = 8;
+    leak.site(1, [](int) { return 4096.0; });
+    leak.site(2, [](int i) { return 1e6 * (i + 1); });
+    leak.running = [](SiteId id, int) { return uint64_t(id == 1 ? 8 : 2); };
+    leak.caller = [](SiteId id) { return id == 2 ? SiteId(1) : SiteId(0); };
+    leak.run(12);
+    REQUIRE(leak.analyzer.suspects().size() == 1);
+    CHECK(leak.analyzer.suspects()[0].site == 2);
+    CHECK(leak.analyzer.evidence(2)->growth_running_share == Approx(0.25));
+}
+
+TEST_CASE("a site forgotten while empty is not counted twice when it comes back", "[analysis]") {
+    Options options;
+    options.forget_after_empty = 3;
+    LeakAnalyzer analyzer(options);
+    auto snapshot = [](double t, std::vector<SiteReading> sites) {
+        Snapshot s;
+        s.t_s = t;
+        s.sites = std::move(sites);
+        return s;
+    };
+    const SiteReading busy{.site = 9, .live_bytes = 1000, .live_objects = 10, .alloc_bytes = 5000,
+                           .alloc_objects = 50, .freed_bytes = 4000, .freed_objects = 40};
+    REQUIRE(analyzer.add(snapshot(1, {busy})));
+    SiteReading gone = busy;
+    gone.live_bytes = gone.live_objects = 0;
+    gone.freed_bytes = 5000;
+    gone.freed_objects = 50;
+    REQUIRE(analyzer.add(snapshot(2, {gone})));
+    for (int t = 3; t <= 6; ++t) REQUIRE(analyzer.add(snapshot(t, {})));  // absent: forgotten after 3
+    CHECK_FALSE(analyzer.summary(9).has_value());
+    SiteReading back = gone;
+    back.live_bytes = 300;
+    back.live_objects = 3;
+    back.alloc_bytes = 5300;
+    back.alloc_objects = 53;
+    REQUIRE(analyzer.add(snapshot(7, {back})));
+    CHECK(analyzer.intervals().back().alloc_bytes == Approx(300));
+    CHECK(analyzer.intervals().back().alloc_objects == Approx(3));
+    CHECK(analyzer.intervals().back().freed_bytes == Approx(0));
+    REQUIRE(analyzer.summary(9).has_value());
+    CHECK(analyzer.summary(9)->delta_bytes == Approx(300));
+}
+
+TEST_CASE("at the end of a run, a flattening suspect built by a running call is settled", "[analysis]") {
+    // A load seen running in 7 of 8 samples (one on another line of its
+    // statement): short of 'building', a suspect until the run ends flat.
+    auto load = [](uint64_t running, double last) {
+        auto s = std::make_unique<Stream>();
+        s->stack_samples = 8;
+        // As measured on 3.13 (MB): the load returns during the fifth interval.
+        s->site(1, [last](int i) { return 1e6 * std::vector<double>{32, 88, 134, 183, 216, 216, last}.at(i); });
+        s->running = [running](SiteId, int i) { return uint64_t(i < 5 ? running : 0); };
+        s->run(7);
+        return s;
+    };
+    auto built = load(7, 216);
+    REQUIRE(built->analyzer.suspects().size() == 1);
+    CHECK(built->analyzer.evidence(1)->flattening);
+    built->analyzer.conclude();
+    CHECK(built->analyzer.suspects().empty());
+    CHECK(built->analyzer.summary(1)->trend == Trend::Settled);
+
+    // So is a site that stopped dead: nothing born or freed for two intervals.
+    auto still = load(1, 216);
+    REQUIRE(still->analyzer.suspects().size() == 1);
+    still->analyzer.conclude();
+    CHECK(still->analyzer.suspects().empty());
+
+    // From a call that returns each time, and still moving, it stays a suspect.
+    auto returning = load(1, 217);
+    REQUIRE(returning->analyzer.suspects().size() == 1);
+    returning->analyzer.conclude();
+    CHECK(returning->analyzer.suspects().size() == 1);
 }

@@ -12,81 +12,13 @@
 #include "report/format.h"
 #include "report/json_reporter.h"
 #include "report/text_reporter.h"
+#include "report_fixture.h"
 
 using namespace leakscope;
 using namespace leakscope::report;
 using json = nlohmann::ordered_json;
 
 namespace {
-
-Report sample_report() {
-    Report r;
-    r.target = {4242, "3.11.7", "/usr/bin/python3.11"};
-    r.mode = "sampled";
-    r.elapsed_s = 14;
-    r.interval = 7;
-    r.final = true;
-    r.memory = {100u << 20, 90u << 20, 50u << 20};
-
-    Site cache;
-    cache.site_id = 0xabc;
-    cache.frames = {{"app/cache.py", 42, "remember"}, {"app/views.py", 10, "handle"}, {"app/main.py", 3, "<module>"}};
-    cache.live_bytes = 1200000;
-    cache.live_objects = 9000;
-    cache.delta_bytes = 100000;
-    cache.delta_objects = 700;
-    cache.alloc_bytes = 1300000;
-    cache.alloc_objects = 9800;
-    cache.free_bytes = 100000;
-    cache.free_objects = 800;
-    cache.trend = "leak";
-    Site buffers;
-    buffers.site_id = 0xdef;
-    buffers.frames = {{"app/io.py", 7, "read"}};
-    buffers.live_bytes = 800000;
-    buffers.delta_bytes = -5000;
-    buffers.trend = "stable";
-    r.top_sites = {cache, buffers};
-
-    Suspect s;
-    s.site_id = 0xabc;
-    s.verdict = "leak";
-    s.score = 0.8123456;
-    s.live_bytes = 1200000;
-    s.live_objects = 9000;
-    s.growth_bytes_per_s = 85000;
-    s.frames = cache.frames;
-    s.evidence.readings = 8;
-    s.evidence.window_s = 14;
-    s.evidence.intervals = 7;
-    s.evidence.grew_intervals = 7;
-    s.evidence.growth_bytes = 1190000;
-    s.evidence.r2 = 0.998;
-    s.evidence.trend_tau = 1;
-    s.evidence.trend_z = 3.3;
-    s.evidence.recent_growth_bytes_per_s = 84000;
-    s.evidence.earlier_growth_bytes_per_s = 86000;
-    s.evidence.full_collections = 3;
-    s.evidence.full_collections_survived = 3;
-    s.evidence.survived_full_gc_bytes = 1000000;
-    s.explanation = explain(s);
-    r.suspects = {s};
-
-    r.intervals = {{2, 100000, 50, 10, 6400, 640, 90u << 20}, {4, 200000, 60, 12, 7000, 700, 91u << 20}};
-    r.gc.observed = true;
-    r.gc.enabled = true;
-    r.gc.generations = {{120, 4567, 0}, {11, 300, 0}, {3, 20, 1}};
-    r.gc.pauses = GcPauses{134, 24.75, 3.5};
-    r.gc.old_generation_objects = 12345;
-    r.gc.full_collections = 3;
-    r.drops = {{"LIVE_MAP_FULL", 12, "live-allocation table full; raise --max-live or --sample-bytes"},
-               {"STACK_TRUNCATED", 0, "stacks deeper than 128 frames were cut; outer frames are missing"}};
-    r.growth = Growth{64, 150, 150u * 64 * 4096,
-                      {{cache.frames, 120, 120u * 64 * 4096}, {{}, 30, 30u * 64 * 4096}}};
-    r.sampling = {65536, 123456};
-    r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
-    return r;
-}
 
 std::string text_of(const Report& report, TextOptions options = {}) {
     std::ostringstream out;
@@ -125,7 +57,7 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(target.at("pid") == 4242);
     CHECK(target.at("python") == "3.11.7");
     CHECK(target.at("binary") == "/usr/bin/python3.11");
-    CHECK(doc.at("mode") == "sampled");
+    CHECK(doc.at("mode") == "trace");
     CHECK(doc.at("duration_s").is_number());
     CHECK(doc.at("duration_s") == 14.0);
     CHECK(is_count(doc.at("interval")));
@@ -149,7 +81,7 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(s.at("site_id") == "0000000000000abc");
     CHECK(s.at("explanation").is_string());
     check_frames(s.at("frames"));
-    CHECK(s.at("frames")[0] == json{{"file", "app/cache.py"}, {"line", 42}, {"function", "remember"}});
+    CHECK(s.at("frames")[0] == json{{"file", "app/cache.py"}, {"line", 42}, {"function", "remember"}, {"native", false}});
     const json& e = s.at("evidence");
     REQUIRE(e.is_object());
     for (const char* key : {"readings", "intervals", "grew_intervals", "shrank_intervals", "growth_bytes",
@@ -158,12 +90,12 @@ TEST_CASE("JSON report follows the contract", "[report]") {
         CHECK(is_count(e.at(key)));
     }
     for (const char* key : {"window_s", "r2", "trend_tau", "trend_z", "recent_growth_bytes_per_s",
-                            "earlier_growth_bytes_per_s"}) {
+                            "earlier_growth_bytes_per_s", "growth_running_share"}) {
         INFO(key);
         CHECK(e.at(key).is_number());
     }
     CHECK(e.at("flattening").is_boolean());
-    CHECK(e.size() == 15);
+    CHECK(e.size() == 16);
 
     const json& sites = doc.at("top_sites");
     REQUIRE(sites.size() == 2);
@@ -348,8 +280,12 @@ TEST_CASE("analysis results become report records", "[report]") {
     }
     const auto suspects = analyzer.suspects();
     REQUIRE(suspects.size() == 1);
-    const Suspect s = make_suspect(suspects[0], {{"app/cache.py", 42, "remember"}});
+    const Suspect s = make_suspect(suspects[0], {{"app/cache.py", 42, "remember"}}, analyzer.history(7));
     CHECK(s.verdict == "leak");
+    REQUIRE(s.history.size() == 8);
+    CHECK(s.history.front().t_s == 2.0);
+    CHECK(s.history.front().live_bytes == 64000);
+    CHECK(s.history.back().live_bytes == 764000);
     CHECK(s.site_id == 7);
     CHECK(s.live_bytes == 764000);
     CHECK(s.evidence.intervals == 7);

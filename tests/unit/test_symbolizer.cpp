@@ -70,6 +70,20 @@ TEST_CASE("a corrupt str is refused, not printed", "[symbolizer]") {
     CHECK_FALSE(read_unicode(mem, layout311(), 0x2000));
 }
 
+TEST_CASE("a str's claimed length is capped: long ones cut, impossible ones refused", "[symbolizer]") {
+    proc::SnapshotMemory mem;
+    mem.add(0x10000, make_str(std::u32string(kMaxStrChars + 10, U'a'), 1, true));
+    auto huge = make_str(U"short", 1, true);
+    put_u64(huge, layout311().unicode_length, uint64_t(1) << 40);
+    mem.add(0x1000, huge);
+    bool truncated = false;
+    auto long_one = read_unicode(mem, layout311(), 0x10000, kMaxStrChars, &truncated);
+    REQUIRE(long_one);
+    CHECK(long_one->size() == kMaxStrChars + 3);
+    CHECK(truncated);
+    CHECK_FALSE(read_unicode(mem, layout311(), 0x1000, kMaxStrChars, &truncated));
+}
+
 TEST_CASE("frames symbolize to file, qualified name and line; reused code addresses are re-read",
           "[symbolizer]") {
     const auto& L = layout311();

@@ -30,6 +30,8 @@ const char* to_string(Trend trend) {
         return "settled";
     case Trend::Shrinking:
         return "shrinking";
+    case Trend::Building:
+        return "building";
     case Trend::ProbableLeak:
         return "probable-leak";
     case Trend::Leak:
@@ -76,20 +78,33 @@ bool LeakAnalyzer::add(const Snapshot& snapshot) {
     seen.reserve(snapshot.sites.size());
     for (const auto& reading : snapshot.sites) {
         if (!seen.insert(reading.site).second) continue;  // a site is read once per snapshot
-        Site& site = sites_[reading.site];
-        record(site, reading, snapshot.t_s, new_full);
+        auto [it, added] = sites_.try_emplace(reading.site);
+        Site& site = it->second;
+        if (added) {
+            // A site forgotten while empty comes back with its cumulative
+            // counters: count only what happened since it was forgotten.
+            if (auto f = forgotten_.find(reading.site); f != forgotten_.end()) {
+                site.latest = f->second;
+                forgotten_.erase(f);
+            }
+        }
+        record(site, reading, snapshot, new_full);
         add_to_totals(site);
     }
+    for (auto& [id, site] : sites_) {
+        if (seen.contains(id)) continue;
+        // Absent: nothing live, cumulative counters unchanged.
+        SiteReading empty = site.latest;
+        empty.live_bytes = empty.live_objects = empty.survived_full_gc_bytes = 0;
+        empty.running_samples = 0;
+        record(site, empty, snapshot, new_full);
+        add_to_totals(site);
+    }
+    for (auto& [id, site] : sites_) credit_running_callers(site);
     for (auto it = sites_.begin(); it != sites_.end();) {
         Site& site = it->second;
-        if (!seen.contains(it->first)) {
-            // Absent: nothing live, cumulative counters unchanged.
-            SiteReading empty = site.latest;
-            empty.live_bytes = empty.live_objects = empty.survived_full_gc_bytes = 0;
-            record(site, empty, snapshot.t_s, new_full);
-            add_to_totals(site);
-        }
         if (site.empty_streak >= options_.forget_after_empty) {
+            forgotten_[it->first] = site.latest;
             it = sites_.erase(it);
             continue;
         }
@@ -104,9 +119,22 @@ bool LeakAnalyzer::add(const Snapshot& snapshot) {
     return true;
 }
 
-void LeakAnalyzer::record(Site& site, const SiteReading& reading, double t_s, uint64_t new_full_collections) {
+void LeakAnalyzer::record(Site& site, const SiteReading& reading, const Snapshot& snapshot,
+                          uint64_t new_full_collections) {
+    const double t_s = snapshot.t_s;
     site.previous = site.latest;
     site.latest = reading;
+    site.stack_samples += snapshot.stack_samples;
+    site.caller = reading.caller;
+    site.last_growth = 0;
+    site.last_running = 0;
+    if (snapshot.stack_samples > 0) {  // without samples nothing is known of what ran
+        site.last_growth = std::max(0.0, reading.live_bytes - site.previous.live_bytes);
+        site.last_running = double(std::min(reading.running_samples, snapshot.stack_samples)) /
+                            double(snapshot.stack_samples);
+        site.growth_bytes += site.last_growth;
+        site.own_running_growth_bytes += site.last_growth * site.last_running;
+    }
 
     // Only collections that ran while the site held memory say anything about it.
     if (new_full_collections > 0 && site.previous.live_bytes > 0) {
@@ -121,6 +149,28 @@ void LeakAnalyzer::record(Site& site, const SiteReading& reading, double t_s, ui
     point.bytes = point.first_bytes = point.last_bytes = reading.live_bytes;
     site.window.push_back(point);
     if (site.window.size() > options_.window_readings) compact(site.window);
+}
+
+// The latest interval's growth, counted as made while running by the largest
+// share of samples that ran the site's own stack or that of a caller site
+// which is itself a heap being built (most of its material growth made while
+// its own stack ran): a loader's callees belong to the same load.
+void LeakAnalyzer::credit_running_callers(Site& site) const {
+    // Each caller's stack is shorter than its callee's, so chains end; the
+    // bound only guards against colliding site ids.
+    constexpr int kMaxCallers = 256;
+    double running = site.last_running;
+    SiteId caller = site.caller;
+    for (int depth = 0; caller && depth < kMaxCallers; ++depth) {
+        auto it = sites_.find(caller);
+        if (it == sites_.end()) break;
+        const Site& c = it->second;
+        if (c.stack_samples >= options_.building_min_samples && c.growth_bytes >= options_.min_growth_bytes &&
+            c.own_running_share() >= options_.lend_min_share)
+            running = std::max(running, c.last_running);
+        caller = c.caller;
+    }
+    site.running_growth_bytes += site.last_growth * running;
 }
 
 void LeakAnalyzer::compact(std::vector<WindowPoint>& window) {
@@ -159,6 +209,7 @@ LeakAnalyzer::Assessment LeakAnalyzer::assess(const Site& site) const {
     e.full_collections = site.full_collections;
     e.full_collections_survived = site.full_collections_survived;
     e.survived_full_gc_bytes = site.latest.survived_full_gc_bytes;
+    e.growth_running_share = site.growth_bytes > 0 ? site.running_growth_bytes / site.growth_bytes : 0;
     for (size_t i = 0; i < n; ++i) {
         const WindowPoint& p = window[i];
         e.intervals += p.inner_intervals;
@@ -230,6 +281,14 @@ LeakAnalyzer::Assessment LeakAnalyzer::assess(const Site& site) const {
 
     // Entering takes clear evidence; staying takes only a trend that is still
     // there, so a suspect does not blink in and out with the noise.
+    // A heap built by one call (still running, or returned and kept) is not
+    // a leak, whether or not its growth has stopped yet.
+    const bool building = site.stack_samples >= options_.building_min_samples &&
+                          e.growth_running_share >= options_.building_min_share;
+    if (building && rising) {
+        result.trend = Trend::Building;
+        return result;
+    }
     const bool was_suspect = site.assessment.trend == Trend::Leak || site.assessment.trend == Trend::ProbableLeak;
     const bool suspect = gates && (was_suspect ? rising && result.flattening_streak < options_.flatten_confirm_readings
                                                : !e.flattening && (steady || significant));
@@ -269,19 +328,49 @@ SiteSummary LeakAnalyzer::summarize(SiteId id, const Site& site) const {
     return s;
 }
 
-std::vector<SiteSummary> LeakAnalyzer::top_sites(size_t limit) const {
+std::vector<SiteSummary> LeakAnalyzer::all_sites() const {
     std::vector<SiteSummary> all;
     all.reserve(sites_.size());
-    for (const auto& [id, site] : sites_)
-        if (site.latest.live_bytes > 0) all.push_back(summarize(id, site));
-    auto larger = [](const SiteSummary& a, const SiteSummary& b) {
+    for (const auto& [id, site] : sites_) all.push_back(summarize(id, site));
+    std::sort(all.begin(), all.end(), [](const SiteSummary& a, const SiteSummary& b) {
         if (a.live_bytes != b.live_bytes) return a.live_bytes > b.live_bytes;
+        if (a.alloc_bytes != b.alloc_bytes) return a.alloc_bytes > b.alloc_bytes;
         return a.site < b.site;
-    };
-    const size_t keep = std::min(limit, all.size());
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(), larger);
+    });
+    return all;
+}
+
+std::vector<SiteSummary> LeakAnalyzer::top_sites(size_t limit) const {
+    std::vector<SiteSummary> all = all_sites();
+    size_t keep = 0;
+    while (keep < std::min(limit, all.size()) && all[keep].live_bytes > 0) ++keep;
     all.resize(keep);
     return all;
+}
+
+std::vector<std::pair<double, double>> LeakAnalyzer::history(SiteId site) const {
+    std::vector<std::pair<double, double>> out;
+    const auto it = sites_.find(site);
+    if (it == sites_.end()) return out;
+    for (const WindowPoint& p : it->second.window) out.emplace_back(p.t, p.bytes);
+    return out;
+}
+
+void LeakAnalyzer::conclude() {
+    for (auto& [id, site] : sites_) {
+        Assessment& a = site.assessment;
+        const bool suspect = a.trend == Trend::Leak || a.trend == Trend::ProbableLeak;
+        // Nothing born or freed over the last two intervals: the site has stopped.
+        const auto& w = site.window;
+        const size_t n = w.size();
+        const bool still = n >= 3 && w[n - 1].last_bytes == w[n - 2].last_bytes &&
+                           w[n - 2].last_bytes == w[n - 3].last_bytes;
+        if (suspect && a.evidence.flattening &&
+            (still || a.evidence.growth_running_share >= options_.conclude_min_running_share)) {
+            a.trend = Trend::Settled;
+            a.score = 0;
+        }
+    }
 }
 
 std::vector<Suspect> LeakAnalyzer::suspects() const {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace leakscope::analysis {
@@ -31,6 +32,13 @@ struct SiteReading {
     // Live bytes allocated before the most recent full (oldest-generation)
     // collection and still alive after it.
     double survived_full_gc_bytes = 0;
+    // Stack samples of the interval (Snapshot::stack_samples) in which a
+    // thread was running this site's whole stack: the allocating line with
+    // the same callers, a call that has not returned.
+    uint64_t running_samples = 0;
+    // The nearest site whose stack is an outer part of this one (this
+    // site's allocating call was made from that site's line); 0: none.
+    SiteId caller = 0;
 };
 
 // Everything known at the end of one interval. A site missing from `sites`
@@ -42,6 +50,7 @@ struct Snapshot {
     uint64_t collections = 0;       // cumulative count of collections of any generation
     uint64_t rss_bytes = 0;
     uint64_t python_heap_bytes = 0;  // estimate
+    uint64_t stack_samples = 0;      // thread-stack samples taken during the interval
 };
 
 // Thresholds of the verdicts, documented for users in docs/json-contract.md.
@@ -91,6 +100,24 @@ struct Options {
     // of the site's live bytes before it were still alive after it.
     double survived_fraction = 0.5;
 
+    // "building": a rising site that made at least this share of its growth
+    // while its whole stack was running (weighted by the share of each
+    // interval's stack samples; at least building_min_samples of them) is a
+    // heap built by one call, such as a start-up load, not a leak. Growth
+    // made while a building caller site was running counts too: the objects
+    // a loader's callees allocate belong to the same load.
+    double building_min_share = 0.9;
+    uint64_t building_min_samples = 8;
+    // A caller site lends its share once this much of its own growth was
+    // made while its own stack ran (one stray sample on another line of a
+    // multi-line statement costs a loader an eighth of an interval).
+    double lend_min_share = 0.8;
+    // At the end of a run (conclude()), a suspect that is flattening, and
+    // either made at least this share of its growth while its call ran or
+    // did not change at all over the last two intervals, is settled: no
+    // later reading will come to confirm the flattening.
+    double conclude_min_running_share = 0.5;
+
     // A site with no live memory for this many snapshots in a row is forgotten.
     size_t forget_after_empty = 30;
 
@@ -107,10 +134,11 @@ enum class Trend {
     Growing,       // rising, but not (yet) enough evidence for a verdict
     Settled,       // grew materially, then flattened (a cache that filled up)
     Shrinking,     // falling materially
+    Building,      // rising while the call allocating it is still running (a start-up load)
     ProbableLeak,  // a suspect with verdict probable-leak
     Leak,          // a suspect with verdict leak
 };
-const char* to_string(Trend trend);  // "stable", "growing", "settled", "shrinking", "probable-leak", "leak"
+const char* to_string(Trend trend);  // "stable", "growing", "settled", "shrinking", "building", "probable-leak", "leak"
 
 struct SiteSummary {
     SiteId site = 0;
@@ -144,6 +172,8 @@ struct Evidence {
     uint64_t full_collections = 0;           // full collections since the site was first seen
     uint64_t full_collections_survived = 0;  // of those, how many its memory survived
     double survived_full_gc_bytes = 0;       // latest reading
+    // Share of the site's growth made while its stack (or a building caller's) was running.
+    double growth_running_share = 0;
 };
 
 struct Suspect {
@@ -178,9 +208,16 @@ public:
 
     // False (and nothing recorded) when the snapshot is not later than the last one.
     bool add(const Snapshot& snapshot);
+    // The run is over: verdicts need no more protection from blinking.
+    void conclude();
 
     // The `limit` sites holding the most live bytes, largest first.
     std::vector<SiteSummary> top_sites(size_t limit) const;
+    // Every tracked site, most live bytes first (then most allocated).
+    std::vector<SiteSummary> all_sites() const;
+    // A site's evidence window as (t_s, live bytes), oldest first; merged
+    // points carry the mean of the readings they stand for.
+    std::vector<std::pair<double, double>> history(SiteId site) const;
     // Suspects, highest score first; empty when nothing leaks.
     std::vector<Suspect> suspects() const;
     // Evidence for any tracked site, suspect or not.
@@ -215,16 +252,29 @@ private:
         uint64_t full_collections = 0;
         uint64_t full_collections_survived = 0;
         size_t empty_streak = 0;
+        uint64_t stack_samples = 0;  // since first seen
+        // Growth (sum of rises of live bytes in intervals with stack
+        // samples), and the part of it made while its own stack was running,
+        // and while its own or a building caller's was.
+        double growth_bytes = 0, own_running_growth_bytes = 0, running_growth_bytes = 0;
+        double last_growth = 0;      // the latest interval's rise
+        double last_running = 0;     // the latest interval's share of samples running its own stack
+        SiteId caller = 0;
         Assessment assessment;
+        double own_running_share() const { return growth_bytes > 0 ? own_running_growth_bytes / growth_bytes : 0; }
     };
 
-    void record(Site& site, const SiteReading& reading, double t_s, uint64_t new_full_collections);
+    void record(Site& site, const SiteReading& reading, const Snapshot& snapshot, uint64_t new_full_collections);
+    void credit_running_callers(Site& site) const;
     static void compact(std::vector<WindowPoint>& window);
     Assessment assess(const Site& site) const;
     SiteSummary summarize(SiteId id, const Site& site) const;
 
     Options options_;
     std::unordered_map<SiteId, Site> sites_;
+    // Cumulative counters of sites forgotten while empty, so that one coming
+    // back is not counted from zero again.
+    std::unordered_map<SiteId, SiteReading> forgotten_;
     std::vector<IntervalTotals> intervals_;
     double last_t_s_ = 0;
     uint64_t last_full_collections_ = 0;

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "cli/commands.h"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include "core/preflight.h"
 #include "python/dump.h"
+#include "report/json_reader.h"
+#include "report/text_reporter.h"
+#include "snapshot/command.h"
 #include "trace/session.h"
 
 namespace leakscope::cli {
@@ -14,11 +19,22 @@ int dump(const Config& c) {
     preflight::check_process(c.pid);
     preflight::check_can_read(c.pid);
     auto target = python::open_target(c.pid, {c.debug_dir});
-    auto threads = python::dump_threads(target);
+    auto dumped = python::dump_threads(target);
     if (c.json_stdout)
-        std::cout << python::dump_json(target, threads).dump(2) << "\n";
+        std::cout << python::dump_json(target, dumped).dump(2) << "\n";
     else
-        python::print_dump(std::cout, target, threads);
+        python::print_dump(std::cout, target, dumped);
+    return 0;
+}
+
+// Renders a saved report: the text report when no file is asked for.
+int render_saved(const Config& c) {
+    preflight::check_writable(c.output_paths());
+    const report::Report r = report::read_json_report(c.report_input);
+    if (c.outputs.requested().empty())
+        report::TextReporter({.tty = isatty(STDOUT_FILENO) != 0}).write(r, std::cout);
+    else
+        report::write_outputs(r, c.outputs);
     return 0;
 }
 
@@ -31,6 +47,10 @@ int run_command(const Config& c) {
     case Command::Trace:
     case Command::Run:
         return trace::run(c);
+    case Command::Report:
+        return render_saved(c);
+    case Command::Snapshot:
+        return snapshot::run(c);
     case Command::None:
         break;
     }

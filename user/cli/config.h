@@ -9,16 +9,20 @@
 #include <string>
 #include <vector>
 
+#include "core/preflight.h"
+#include "report/outputs.h"
+
 namespace leakscope::cli {
 
-enum class Command { None, Dump, Trace, Run };
+enum class Command { None, Dump, Trace, Run, Report, Snapshot };
 
 struct Config {
     Command command = Command::None;
-    pid_t pid = 0;                            // dump/trace: -p, --pid
+    pid_t pid = 0;                            // dump/trace/snapshot: -p, --pid
     std::vector<std::string> run_argv;        // run: the command after --
     bool json_stdout = false;                 // dump: --json
-    std::string json_file;                    // trace/run: --json FILE
+    report::OutputFiles outputs;              // trace/run/report: --json, --html, --pprof, --speedscope, --collapsed; snapshot: --json
+    std::string report_input;                 // report: the saved JSON report
     double duration_s = 0;                    // trace/run: --duration (0: until stopped)
     double interval_s = 10;                   // trace/run: --interval
     uint64_t sample_bytes = 16 * 1024;        // trace/run: --sample-bytes
@@ -31,6 +35,14 @@ struct Config {
     std::string color = "auto";               // --color auto|always|never
     std::string mode = "trace";               // --mode trace|continuous
     double max_overhead_pct = -1;             // --max-overhead (unset: none in trace, 2 in continuous)
+    bool per_probe_links = false;             // --per-probe-links
+    size_t top = 20;                          // snapshot: --top
+    bool freeze = false;                      // snapshot: --freeze
+    double diff_s = 0;                        // snapshot: --diff (0: one snapshot)
+
+    // Every file the command will write, with the option that named it: all
+    // are checked for writability before anything is attached or read.
+    std::vector<preflight::OutputPath> output_paths() const;
 };
 
 // Overhead budget of continuous mode when --max-overhead is not given.

@@ -19,7 +19,9 @@ namespace leakscope {
     X(AttachFailed, 9, "attach failed")                                      \
     X(TargetExited, 10, "target exited")                                     \
     X(Io, 11, "i/o error")                                                   \
-    X(Internal, 12, "internal error")
+    X(Internal, 12, "internal error")                                        \
+    X(Busy, 13, "target already traced")                                     \
+    X(BadReport, 14, "not a leakscope report")
 
 enum class Errc {
 #define LEAKSCOPE_ERRC_ENUM(name, status, label) name,

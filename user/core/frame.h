@@ -12,6 +12,7 @@ struct Frame {
     std::string file;
     int line = -1;  // -1: the instruction has no line
     std::string function;
+    bool native = false;  // a C frame: file is its module, line is -1
     bool operator==(const Frame&) const = default;
 };
 

@@ -110,7 +110,6 @@ void ElfFile::load_program_headers() {
         if (!gelf_getphdr(elf_.get(), static_cast<int>(i), &ph)) fail(path_, libelf_error());
         Segment seg{ph.p_vaddr, ph.p_offset, ph.p_filesz, ph.p_memsz, ph.p_align, ph.p_flags};
         if (ph.p_type == PT_LOAD) loads_.push_back(seg);
-        if (ph.p_type == PT_TLS) tls_ = seg;
     }
 }
 
@@ -319,11 +318,26 @@ std::unique_ptr<ElfFile> find_debug_file(const ElfFile& elf, const std::string& 
     return open_if(candidate, [&](const ElfFile& debug) { return file_crc32(debug.path()) == link->crc; });
 }
 
-std::unique_ptr<ElfFile> open_with_debug(const std::string& path, const std::string& binary_path,
-                                         const std::string& debug_root) {
-    auto elf = std::make_unique<ElfFile>(path);
-    elf->attach_debug_file(find_debug_file(*elf, binary_path, debug_root));
-    return elf;
+std::optional<uint64_t> ElfFile::got_slot(std::string_view symbol) const {
+    Elf* e = elf_.get();
+    for (Elf_Scn* scn = nullptr; (scn = elf_nextscn(e, scn));) {
+        GElf_Shdr sh, symsh;
+        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize) continue;
+        Elf_Scn* symscn = elf_getscn(e, sh.sh_link);
+        Elf_Data* rel = elf_getdata(scn, nullptr);
+        Elf_Data* syms = symscn ? elf_getdata(symscn, nullptr) : nullptr;
+        if (!rel || !syms || !gelf_getshdr(symscn, &symsh)) continue;
+        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
+            GElf_Rela r;
+            GElf_Sym sym;
+            if (!gelf_getrela(rel, static_cast<int>(i), &r) || GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT ||
+                !gelf_getsym(syms, static_cast<int>(GELF_R_SYM(r.r_info)), &sym))
+                continue;
+            const char* name = elf_strptr(e, symsh.sh_link, sym.st_name);
+            if (name && symbol == name) return r.r_offset;
+        }
+    }
+    return std::nullopt;
 }
 
 }  // namespace leakscope::elf

@@ -93,7 +93,6 @@ public:
     std::optional<DebugLink> gnu_debuglink() const;
 
     const std::vector<Segment>& load_segments() const { return loads_; }
-    const std::optional<Segment>& tls_segment() const { return tls_; }
     // File offset of a vaddr inside a PT_LOAD's file-backed part (what uprobe
     // offsets and USDT semaphore ref_ctr offsets are expressed in).
     std::optional<uint64_t> file_offset(uint64_t vaddr) const;
@@ -101,6 +100,10 @@ public:
     std::optional<std::vector<uint8_t>> read_vaddr(uint64_t vaddr, size_t n) const;
 
     std::vector<UsdtProbe> usdt_probes() const;
+
+    // The GOT slot the dynamic linker fills with &symbol (R_X86_64_GLOB_DAT):
+    // position-independent code reaches exported data only through it.
+    std::optional<uint64_t> got_slot(std::string_view symbol) const;
 
     // Separate debug information, once attached.
     void attach_debug_file(std::unique_ptr<ElfFile> debug);
@@ -130,7 +133,6 @@ private:
     uint16_t type_ = 0;
     std::vector<Section> sections_;
     std::vector<Segment> loads_;
-    std::optional<Segment> tls_;
     SymbolTable symtab_, dynsym_;
     std::unique_ptr<ElfFile> debug_;
 };
@@ -141,12 +143,6 @@ private:
 // <root>/<dirname of binary_path>/. A candidate must carry the same build-id,
 // or the debuglink CRC when the binary has no build-id.
 std::unique_ptr<ElfFile> find_debug_file(const ElfFile& elf, const std::string& binary_path,
-                                         const std::string& debug_root);
-
-// Opens path and attaches its debug file if one is found (see find_debug_file).
-// binary_path is the name the file has for its users, which the debuglink
-// search is relative to; it may differ from path (e.g. /proc/PID/map_files/...).
-std::unique_ptr<ElfFile> open_with_debug(const std::string& path, const std::string& binary_path,
                                          const std::string& debug_root);
 
 }  // namespace leakscope::elf

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/preflight.h"
 
 namespace leakscope::proc {
 namespace {
@@ -111,7 +112,8 @@ std::vector<Mapping> read_maps(pid_t pid) {
         if (err == ENOENT || err == ESRCH || !process_exists(pid))
             throw Error(Errc::NoSuchProcess, "no process with PID " + std::to_string(pid));
         if (err == EACCES || err == EPERM)
-            throw Error(Errc::Permission, "cannot read " + path + ": " + std::strerror(err) + " (run as root)");
+            throw Error(Errc::Permission, "cannot read " + path + ": " + std::strerror(err) + ": " +
+                                              (geteuid() == 0 ? preflight::why_unreadable(pid) : "run leakscope as root"));
         throw Error(Errc::Io, "cannot read " + path + ": " + std::strerror(err));
     }
     return parse_maps(*text);
@@ -132,15 +134,58 @@ bool process_exists(pid_t pid) {
     return ::kill(pid, 0) == 0 || errno == EPERM;
 }
 
+namespace {
+
+// The fields of /proc/PID/stat after "(comm) ", from the state (field 3) on:
+// comm may hold spaces and parentheses, so they are found after the last ')'.
+std::optional<std::vector<std::string>> stat_fields(pid_t pid) {
+    auto stat = read_file(proc_path(pid, "stat"));
+    if (!stat) return std::nullopt;
+    auto paren = stat->rfind(')');
+    if (paren == std::string::npos) return std::nullopt;
+    std::istringstream rest(stat->substr(paren + 1));
+    std::vector<std::string> fields;
+    for (std::string f; rest >> f;) fields.push_back(std::move(f));
+    if (fields.empty()) return std::nullopt;
+    return fields;
+}
+
+}  // namespace
+
 bool process_running(pid_t pid) {
     if (!process_exists(pid)) return false;
-    // A zombie still answers kill(); its state in stat (after "(comm) ") says it is gone.
-    auto stat = read_file(proc_path(pid, "stat"));
-    if (!stat) return false;
-    auto paren = stat->rfind(')');
-    if (paren == std::string::npos || paren + 2 >= stat->size()) return false;
-    char state = (*stat)[paren + 2];
+    // A zombie still answers kill(); its state in stat says it is gone.
+    auto fields = stat_fields(pid);
+    if (!fields) return false;
+    const char state = (*fields)[0][0];
     return state != 'Z' && state != 'X';
+}
+
+std::optional<ImageId> image_id(pid_t pid) {
+    constexpr size_t kStartCode = 26 - 3, kStartStack = 28 - 3;  // fields 26 and 28, from the state (3)
+    auto fields = stat_fields(pid);
+    auto exe = read_exe(pid);
+    if (!fields || !exe || fields->size() <= kStartStack) return std::nullopt;
+    return ImageId{std::strtoull((*fields)[kStartCode].c_str(), nullptr, 10),
+                   std::strtoull((*fields)[kStartStack].c_str(), nullptr, 10), std::move(*exe)};
+}
+
+std::vector<pid_t> children(pid_t pid) {
+    std::vector<pid_t> out;
+    for (pid_t tid : thread_ids(pid)) {
+        auto text = read_file(proc_path(pid, "task/" + std::to_string(tid) + "/children"));
+        if (!text) continue;
+        std::istringstream ids(*text);
+        for (pid_t child; ids >> child;) out.push_back(child);
+    }
+    return out;
+}
+
+std::optional<uint64_t> start_time(pid_t pid) {
+    constexpr size_t kStartTime = 22 - 3;  // field 22, counted from the state (field 3)
+    auto fields = stat_fields(pid);
+    if (!fields || fields->size() <= kStartTime) return std::nullopt;
+    return std::strtoull((*fields)[kStartTime].c_str(), nullptr, 10);
 }
 
 std::optional<std::string> read_comm(pid_t pid) {
@@ -172,7 +217,8 @@ std::optional<MemoryUsage> read_memory_usage(pid_t pid) {
         if (colon == std::string_view::npos) continue;
         std::string_view key = line.substr(0, colon), value = line.substr(colon + 1);
         uint64_t* field = key == "Rss" ? &usage.rss : key == "Pss" ? &usage.pss
-                        : key == "Anonymous" ? &usage.anonymous : nullptr;
+                        : key == "Anonymous" ? &usage.anonymous : key == "Swap" ? &usage.swap
+                        : key == "Pss_File" ? &usage.pss_file : nullptr;
         if (!field) continue;
         std::string_view kb = next_field(value);
         uint64_t n = 0;

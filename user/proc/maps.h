@@ -49,6 +49,21 @@ std::string openable_path(pid_t pid, const Mapping& m);
 
 bool process_exists(pid_t pid);
 bool process_running(pid_t pid);  // exists and is not a zombie
+// Clock ticks after boot at which the process started: with the PID, it names
+// one process for good (PIDs are reused, start times are not).
+std::optional<uint64_t> start_time(pid_t pid);
+
+// What changes when a process execs: where its code and stack start (placed
+// anew by each exec) and its executable.
+struct ImageId {
+    uint64_t start_code = 0, start_stack = 0;
+    std::string exe;
+    bool operator==(const ImageId&) const = default;
+};
+std::optional<ImageId> image_id(pid_t pid);
+
+// The live children of every thread of pid (/proc/PID/task/TID/children).
+std::vector<pid_t> children(pid_t pid);
 std::vector<pid_t> thread_ids(pid_t pid);  // from /proc/PID/task; empty when gone
 std::optional<std::string> read_comm(pid_t pid);  // without the trailing newline
 std::optional<std::string> read_exe(pid_t pid);   // readlink of /proc/PID/exe, as the kernel gives it
@@ -58,6 +73,8 @@ struct MemoryUsage {
     uint64_t rss = 0;
     uint64_t pss = 0;
     uint64_t anonymous = 0;
+    uint64_t swap = 0;
+    uint64_t pss_file = 0;  // file mappings' share of the PSS
 };
 std::optional<MemoryUsage> read_memory_usage(pid_t pid);
 

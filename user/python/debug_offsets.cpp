@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "python/debug_offsets.h"
 
+#include <array>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <vector>
 
 #include "core/error.h"
+#include "core/text.h"
 
 namespace leakscope::python {
 
@@ -138,6 +140,10 @@ struct Supplement {
     int64_t gc_stats;
     int64_t gc_long_lived_total;
     int64_t gc_long_lived_pending;
+    int64_t gc_permanent;     // permanent_generation
+    int64_t gen_iframe;       // -1: generator frames are not read (FRAME_CLEARED unverified)
+    int64_t gen_frame_state;
+    int64_t interp_obmalloc;  // offsetof(PyInterpreterState, obmalloc), a pointer; -1: unknown
 };
 
 const Supplement kSupplements[] = {
@@ -159,6 +165,10 @@ const Supplement kSupplements[] = {
         .gc_stats = 128,
         .gc_long_lived_total = 224,
         .gc_long_lived_pending = 232,
+        .gc_permanent = 104,
+        .gen_iframe = 72,
+        .gen_frame_state = 67,
+        .interp_obmalloc = 10800,
     },
     // 3.14.0-3.14.4: incremental collector (young at 24, old[2] right after it,
     // so the three read as one array); no long_lived_* counters.
@@ -179,6 +189,10 @@ const Supplement kSupplements[] = {
         .gc_stats = 120,
         .gc_long_lived_total = -1,
         .gc_long_lived_pending = -1,
+        .gc_permanent = 96,
+        .gen_iframe = -1,
+        .gen_frame_state = -1,
+        .interp_obmalloc = -1,
     },
     // 3.14.5+: the generational collector is back; the struct grew to 264 bytes.
     {
@@ -198,6 +212,10 @@ const Supplement kSupplements[] = {
         .gc_stats = 120,
         .gc_long_lived_total = 240,
         .gc_long_lived_pending = 248,
+        .gc_permanent = 96,
+        .gen_iframe = -1,
+        .gen_frame_state = -1,
+        .interp_obmalloc = -1,
     },
 };
 
@@ -208,21 +226,10 @@ const Supplement* supplement_for(const PyVersion& v) {
     return found;
 }
 
-std::string hex(uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
-}
-
 std::string hex_version(uint64_t v) {
     char buf[24];
     std::snprintf(buf, sizeof buf, "0x%08" PRIx64, v);
     return buf;
-}
-
-PyVersion version_of(uint64_t hexversion) {
-    return {static_cast<int>(hexversion >> 24), static_cast<int>((hexversion >> 16) & 0xff),
-            static_cast<int>((hexversion >> 8) & 0xff)};
 }
 
 // Every offset in a sub-struct that has a size must lie inside it: a cheap
@@ -249,6 +256,50 @@ int64_t off(const DebugOffsets& d, std::string_view name) {
     return static_cast<int64_t>(d.at(name));
 }
 
+// What the heap snapshot reads, from the debug offsets where they have the field.
+void add_heap_fields(PyLayout& l, const DebugOffsets& d, const Supplement& s) {
+    l.gc_permanent = s.gc_permanent;
+    // PyHeapTypeObject is the type, then as_async (4), as_number (36),
+    // as_mapping (3), as_sequence (10) and as_buffer (2) pointers, then ht_name,
+    // ht_slots, ht_qualname, ht_cached_keys: unchanged since 3.10.
+    const int64_t type_size = off(d, "type_object.size");
+    l.heap_type_qualname = type_size + 456;
+    l.heap_type_cached_keys = type_size + 464;
+    l.list_items = off(d, "list_object.ob_item");
+    l.tuple_items = off(d, "tuple_object.ob_item");
+    l.dict_keys = off(d, "dict_object.ma_keys");
+    l.dict_values = off(d, "dict_object.ma_values");
+    // Not in the debug offsets: PyDictKeysObject has not changed since 3.11 and
+    // PyDictValues got its 8-byte header {capacity, size, embedded, valid} in 3.13.
+    l.dict_keys_format = DictKeysFormat::Keys311;
+    l.dict_values_items = 8;
+    l.managed_dict = ManagedDict::Inline313;
+    if (d.fields.count("set_object.table")) {
+        l.set_used = off(d, "set_object.used");
+        l.set_mask = off(d, "set_object.mask");
+        l.set_table = off(d, "set_object.table");
+    }
+    l.long_tag = off(d, "long_object.lv_tag");
+    l.long_digits = off(d, "long_object.ob_digit");
+    l.code_localsplusnames = off(d, "code_object.localsplusnames");
+    l.frame_localsplus = off(d, "interpreter_frame.localsplus");
+    // PyFrameObject's head (f_back, f_frame, f_trace) has not moved since 3.11.
+    l.frame_object_frame = 24;
+    l.frame_object_refs = {16, 32};
+    l.gen_iframe = s.gen_iframe;
+    l.gen_frame_state = s.gen_frame_state;
+    if (s.gen_iframe >= 0) l.gen_refs = {24, 32};  // gi_name, gi_qualname (3.12+ head)
+    l.function_refs = function_refs_310();
+    l.interp_obmalloc = s.interp_obmalloc;
+    l.interp_obmalloc_indirect = true;
+    if (s.interp_obmalloc >= 0) {
+        l.pymalloc_arena_size = 1 << 20;
+        l.pymalloc_pool_size = 16 << 10;
+        l.obmalloc_arenas = 512;  // struct _obmalloc_state as in 3.12 (DWARF of 3.13.0)
+        l.obmalloc_maxarenas = 520;
+    }
+}
+
 }  // namespace
 
 uint64_t DebugOffsets::at(std::string_view name) const {
@@ -259,26 +310,41 @@ uint64_t DebugOffsets::at(std::string_view name) const {
     return it->second;
 }
 
-PyVersion DebugOffsets::py_version() const { return version_of(version); }
+PyVersion DebugOffsets::py_version() const { return version_from_hex(version); }
 
 size_t debug_offsets_size(int minor) {
     const Schema* schema = schema_for(minor);
     return schema ? schema->size() : 0;
 }
 
-DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_addr) {
-    uint8_t header[kHeaderSize];
-    if (!mem.read(runtime_addr, header, sizeof header))
+namespace {
+
+// The header (cookie, version, free_threaded) once its cookie is checked.
+std::array<uint8_t, kHeaderSize> read_header(const proc::MemoryReader& mem, uint64_t runtime_addr) {
+    std::array<uint8_t, kHeaderSize> header;
+    if (!mem.read(runtime_addr, header.data(), header.size()))
         throw Error(Errc::LayoutMismatch,
                     "cannot read _Py_DebugOffsets at " + hex(runtime_addr) + " (_PyRuntime)");
-    if (std::memcmp(header, kCookie, sizeof kCookie) != 0)
+    if (std::memcmp(header.data(), kCookie, sizeof kCookie) != 0)
         throw Error(Errc::LayoutMismatch, "no _Py_DebugOffsets cookie \"xdebugpy\" at " +
                                               hex(runtime_addr) + ": not _PyRuntime of 3.13+");
+    return header;
+}
 
+}  // namespace
+
+uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr) {
+    uint64_t version;
+    std::memcpy(&version, read_header(mem, runtime_addr).data() + 8, 8);
+    return version;
+}
+
+DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_addr) {
+    const auto header = read_header(mem, runtime_addr);
     DebugOffsets d;
-    std::memcpy(&d.version, header + 8, 8);
+    std::memcpy(&d.version, header.data() + 8, 8);
     uint64_t free_threaded;
-    std::memcpy(&free_threaded, header + 16, 8);
+    std::memcpy(&free_threaded, header.data() + 16, 8);
     d.free_threaded = free_threaded != 0;
 
     const PyVersion v = d.py_version();
@@ -377,9 +443,8 @@ PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     l.object_type = off(d, "pyobject.ob_type");
     l.varobject_size = off(d, "bytes_object.ob_size");  // PyVarObject.ob_size
     l.type_name = off(d, "type_object.tp_name");
-    // Not in _Py_DebugOffsets; they follow tp_name in PyTypeObject.
-    l.type_basicsize = l.type_name + 8;
-    l.type_itemsize = l.type_name + 16;
+    // tp_basicsize and tp_itemsize are not in _Py_DebugOffsets: PyLayout's
+    // defaults hold (the same PyTypeObject head in every GIL build).
     l.type_flags = off(d, "type_object.tp_flags");
     l.bytes_size = off(d, "bytes_object.ob_size");
     l.bytes_data = off(d, "bytes_object.ob_sval");
@@ -402,6 +467,7 @@ PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     l.gc_long_lived_total = s->gc_long_lived_total;
     l.gc_long_lived_pending = s->gc_long_lived_pending;
 
+    add_heap_fields(l, d, *s);
     l.source = "_Py_DebugOffsets v" + hex_version(d.version);
     return l;
 }

@@ -30,6 +30,10 @@ struct DebugOffsets {
 // 0 for versions without one.
 size_t debug_offsets_size(int minor);
 
+// PY_VERSION_HEX from the head of _Py_DebugOffsets at runtime_addr, after
+// its cookie; Errc::LayoutMismatch when it cannot be read or has no cookie.
+uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr);
+
 // Reads and checks _Py_DebugOffsets at runtime_addr: cookie, version gate
 // (3.13/3.14 final or candidate; else Errc::UnsupportedVersion), readable
 // size, and offsets that lie within their structs (else Errc::LayoutMismatch).

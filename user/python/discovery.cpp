@@ -14,7 +14,9 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "proc/memory.h"
+#include "python/debug_offsets.h"
 
 namespace leakscope::python {
 namespace {
@@ -23,17 +25,8 @@ namespace {
 // that holds the interpreter (a dynamically linked python3.X merely imports them).
 constexpr const char* kInterpreterSymbols[] = {"_PyRuntime", "Py_Version", "PyObject_Malloc"};
 
-// 3.13+: _PyRuntime starts with _Py_DebugOffsets {char cookie[8]; uint64_t version; ...}.
-constexpr char kDebugCookie[8] = {'x', 'd', 'e', 'b', 'u', 'g', 'p', 'y'};
-
 std::string describe(pid_t pid, const std::string& comm) {
     return "PID " + std::to_string(pid) + " (" + comm + ")";
-}
-
-std::string hex(uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%lx", static_cast<unsigned long>(v));
-    return buf;
 }
 
 std::string basename(const std::string& path) { return std::filesystem::path(path).filename().string(); }
@@ -135,20 +128,14 @@ std::optional<uint64_t> runtime_vaddr(const elf::ElfFile& elf) {
 
 // 3.13+: the running interpreter states its version in _Py_DebugOffsets.
 void check_debug_offsets(const Interpreter& interp, const std::string& who) {
-    struct {
-        char cookie[8];
-        uint64_t version;
-    } head;
     proc::ProcessMemory memory(interp.pid);
-    if (!memory.read(interp.runtime_addr, &head, sizeof head)) {
+    PyVersion live;
+    try {
+        live = version_from_hex(debug_offsets_version(memory, interp.runtime_addr));
+    } catch (const Error& e) {
         if (!proc::process_exists(interp.pid)) throw Error(Errc::TargetExited, who + " exited during discovery");
-        throw Error(Errc::LayoutMismatch,
-                    who + ": cannot read _Py_DebugOffsets at " + hex(interp.runtime_addr));
+        throw Error(e.code(), who + ": " + e.what());
     }
-    if (std::memcmp(head.cookie, kDebugCookie, sizeof kDebugCookie) != 0)
-        throw Error(Errc::LayoutMismatch,
-                    who + ": no _Py_DebugOffsets cookie at _PyRuntime (" + hex(interp.runtime_addr) + ")");
-    PyVersion live = version_from_hex(head.version);
     if (!(live == interp.version))
         throw Error(Errc::LayoutMismatch, who + ": " + interp.binary_path + " says CPython " +
                                               interp.version.str() + " but its _Py_DebugOffsets say " +
@@ -190,11 +177,6 @@ std::optional<PyVersion> parse_version_literal(std::span<const uint8_t> data, si
 }
 
 }  // namespace
-
-PyVersion version_from_hex(uint64_t hex) {
-    return {static_cast<int>((hex >> 24) & 0xff), static_cast<int>((hex >> 16) & 0xff),
-            static_cast<int>((hex >> 8) & 0xff)};
-}
 
 std::optional<PyVersion> version_from_strings(std::span<const uint8_t> rodata,
                                               std::optional<std::pair<int, int>> expected) {

@@ -51,9 +51,6 @@ Interpreter discover(pid_t pid, const DiscoveryOptions& options = {});
 // whose page-aligned file offset is mapped, mapping start - page-aligned vaddr.
 std::optional<uint64_t> load_bias(const elf::ElfFile& elf, std::span<const proc::Mapping> file_mappings);
 
-// PY_VERSION_HEX (0x030b07f0) to 3.11.7.
-PyVersion version_from_hex(uint64_t hex);
-
 // The PY_VERSION literal ("3.9.18") among the NUL-terminated strings of
 // rodata. The linker may have merged it into the tail of a longer string
 // (pyenv: "/root/.pyenv/versions/3.9.18"), so it is matched as a suffix.

@@ -9,28 +9,11 @@
 #include <sstream>
 
 #include "proc/maps.h"
-#include "python/symbolizer.h"
+#include "python/stack_walk.h"
 
 namespace leakscope::python {
 namespace {
 
-int ls_read(void* reader, void* dst, __u32 size, __u64 addr) {
-    return static_cast<const proc::MemoryReader*>(reader)->read(addr, dst, size) ? 0 : -1;
-}
-
-}  // namespace
-}  // namespace leakscope::python
-
-// The same walker the BPF programs run, reading through a MemoryReader.
-namespace leakscope::python {
-#include "pywalk.h"
-}
-
-namespace leakscope::python {
-namespace {
-
-// A deep recursion is walked in LS_MAX_FRAMES chunks up to this many frames.
-constexpr size_t kMaxDumpFrames = 65536;
 // glibc 2.36 keeps struct pthread's tid here; other layouts are found by scanning.
 constexpr uint64_t kGlibcPthreadTid = 720;
 constexpr uint64_t kPthreadScan = 2048;
@@ -82,76 +65,97 @@ uint64_t gil_holder(const Target& t) {
     return t.mem->read_ptr(gil + L.gil_last_holder).value_or(0);
 }
 
+// The symbolizer's counters and the dump's own, as the JSON and the text list them.
+std::vector<SymbolizeDrops::Counter> dump_drops(const Dump& dump) {
+    auto out = dump.drops.counters();
+    out.push_back({"LOOPING_FRAME_CHAIN", dump.looping_chains,
+                   "threads whose frame chain loops back on itself (corrupt memory): each frame shown once"});
+    return out;
+}
+
 }  // namespace
 
-std::vector<ThreadDump> dump_threads(const Target& t) {
+std::vector<int64_t> thread_tids(const Target& t, const std::vector<uint64_t>& tstates) {
     const PyLayout& L = t.layout;
-    const ls_py_offsets o = L.bpf_offsets();
-    Symbolizer symbolizer(*t.mem, L, t.code_type);
-    auto tstates = t.thread_states();
-    const uint64_t holder = gil_holder(t);
-
     std::vector<uint64_t> pthreads;
     if (L.tstate_native_thread_id < 0)
         for (uint64_t ts : tstates) pthreads.push_back(t.mem->read_ptr(ts + L.tstate_thread_id).value_or(0));
     const auto ids = task_ids(t.interp.pid);
     auto tid_off = pthreads.empty() ? std::nullopt : pthread_tid_offset(t, pthreads, ids);
 
-    std::vector<ThreadDump> out;
+    std::vector<int64_t> tids;
+    for (size_t i = 0; i < tstates.size(); ++i) {
+        int64_t tid = -1;
+        if (L.tstate_native_thread_id >= 0)
+            tid = t.mem->read_as<uint64_t>(tstates[i] + L.tstate_native_thread_id).value_or(0);
+        else if (tid_off)
+            tid = t.mem->read_as<int32_t>(pthreads[i] + *tid_off).value_or(-1);
+        if (auto it = ids.find(tid); it != ids.end()) tid = it->second;
+        tids.push_back(tid);
+    }
+    return tids;
+}
+
+Dump dump_threads(const Target& t) {
+    const PyLayout& L = t.layout;
+    const ls_py_offsets o = L.bpf_offsets();
+    Symbolizer symbolizer(*t.mem, L, t.code_type);
+    auto tstates = t.thread_states();
+    const uint64_t holder = gil_holder(t);
+    const auto tids = thread_tids(t, tstates);
+
+    Dump out;
     for (size_t i = 0; i < tstates.size(); ++i) {
         ThreadDump d;
         uint64_t ts = tstates[i];
         d.holds_gil = holder && holder == ts;
-        if (L.tstate_native_thread_id >= 0)
-            d.tid = t.mem->read_as<uint64_t>(ts + L.tstate_native_thread_id).value_or(0);
-        else if (tid_off)
-            d.tid = t.mem->read_as<int32_t>(pthreads[i] + *tid_off).value_or(-1);
-        if (auto it = ids.find(d.tid); it != ids.end()) d.tid = it->second;
+        d.tid = tids[i];
 
-        const proc::MemoryReader* reader = t.mem.get();
-        __s64 first = ls_first_frame(const_cast<proc::MemoryReader*>(reader), &o, ts);
-        if (first < 0) {
-            d.flags |= LS_STACK_READ_FAILED;
-        } else {
-            __u64 frame = static_cast<__u64>(first);
-            ls_stack chunk{};
-            size_t walked = 0;
-            while (frame && walked < kMaxDumpFrames) {
-                chunk.depth = 0;
-                d.flags |= ls_walk_frames(const_cast<proc::MemoryReader*>(reader), &o, &frame, &chunk);
-                walked += chunk.depth;
-                for (auto& f : symbolizer.symbolize(chunk.frames, chunk.depth)) d.frames.push_back(std::move(f));
-                if (d.flags & LS_STACK_READ_FAILED || chunk.depth == 0) break;
-            }
-            if (frame && !(d.flags & LS_STACK_READ_FAILED)) d.flags |= LS_STACK_TRUNCATED;
-        }
-        out.push_back(std::move(d));
+        WalkedStack walked = walk_stack(*t.mem, o, ts);
+        d.flags = walked.flags;
+        d.frames = symbolizer.symbolize(walked.frames.data(), walked.frames.size());
+        if (d.flags & LS_STACK_CYCLE) ++out.looping_chains;
+        out.threads.push_back(std::move(d));
     }
+    out.drops = symbolizer.drops();
     return out;
 }
 
-nlohmann::json dump_json(const Target& t, const std::vector<ThreadDump>& threads) {
+nlohmann::json dump_json(const Target& t, const Dump& dump) {
     nlohmann::json j = {{"pid", t.interp.pid}, {"python", t.interp.version.str()}, {"threads", nlohmann::json::array()}};
-    for (const auto& th : threads) {
+    for (const auto& th : dump.threads) {
         nlohmann::json frames = nlohmann::json::array();
         for (const auto& f : th.frames) frames.push_back({{"file", f.file}, {"line", f.line}, {"function", f.function}});
         j["threads"].push_back({{"tid", th.tid},
                                 {"holds_gil", th.holds_gil},
                                 {"truncated", bool(th.flags & LS_STACK_TRUNCATED)},
                                 {"read_failed", bool(th.flags & LS_STACK_READ_FAILED)},
+                                {"loops", bool(th.flags & LS_STACK_CYCLE)},
                                 {"frames", std::move(frames)}});
     }
+    nlohmann::json drops = nlohmann::json::object();
+    for (const auto& d : dump_drops(dump)) drops[d.name] = {{"count", d.count}, {"remedy", d.remedy}};
+    j["drops"] = std::move(drops);
     return j;
 }
 
-void print_dump(std::ostream& out, const Target& t, const std::vector<ThreadDump>& threads) {
-    out << fmt::format("Process {}: CPython {} ({})\n", t.interp.pid, t.interp.version.str(), t.interp.binary_path);
-    for (const auto& th : threads) {
+void print_dump(std::ostream& out, const Target& t, const Dump& dump) {
+    out << fmt::format("Process {}: CPython {} ({})\n", t.interp.pid, t.interp.version.str(),
+                       escape_control(t.interp.binary_path));
+    for (const auto& th : dump.threads) {
         out << fmt::format("\nThread {}{}{}\n", th.tid, th.holds_gil ? " (holds the GIL)" : "",
                            th.frames.empty() ? " (no Python frames)" : "");
         for (const auto& f : th.frames) out << fmt::format("    {} ({}:{})\n", f.function, f.file, f.line);
         if (th.flags & LS_STACK_TRUNCATED) out << "    ... (stack truncated)\n";
         if (th.flags & LS_STACK_READ_FAILED) out << "    ... (a frame could not be read; the stack changed during the walk)\n";
+        if (th.flags & LS_STACK_CYCLE) out << "    ... (the frame chain loops back on itself: each frame shown once)\n";
+    }
+    bool heading = false;
+    for (const auto& d : dump_drops(dump)) {
+        if (!d.count) continue;
+        if (!heading) out << "\nCould not be read:\n";
+        heading = true;
+        out << fmt::format("  {}: {} ({})\n", d.name, d.count, d.remedy);
     }
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/frame.h"
+#include "python/symbolizer.h"
 #include "python/target.h"
 
 namespace leakscope::python {
@@ -18,9 +19,19 @@ struct ThreadDump {
     uint32_t flags = 0;      // enum ls_stack_flags
 };
 
-std::vector<ThreadDump> dump_threads(const Target& target);
+struct Dump {
+    std::vector<ThreadDump> threads;
+    SymbolizeDrops drops;     // what could not be read, shown as placeholders
+    uint64_t looping_chains = 0;  // threads whose frame chain loops back on itself
+};
 
-nlohmann::json dump_json(const Target& target, const std::vector<ThreadDump>& threads);
-void print_dump(std::ostream& out, const Target& target, const std::vector<ThreadDump>& threads);
+// The kernel thread id (as leakscope sees it) of each thread state; -1 when it
+// cannot be told.
+std::vector<int64_t> thread_tids(const Target& target, const std::vector<uint64_t>& tstates);
+
+Dump dump_threads(const Target& target);
+
+nlohmann::json dump_json(const Target& target, const Dump& dump);
+void print_dump(std::ostream& out, const Target& target, const Dump& dump);
 
 }  // namespace leakscope::python

@@ -80,6 +80,24 @@ PyLayout layout38() {
     l.gc_collecting = 200;
     l.gc_long_lived_total = 224;
     l.gc_long_lived_pending = 232;
+    l.gc_permanent = 104;  // offsetof(struct _gc_runtime_state, permanent_generation)
+    l.heap_type_qualname = 864;  // offsetof(PyHeapTypeObject, ht_qualname)
+    l.heap_type_cached_keys = 872;
+    l.dict_keys_format = DictKeysFormat::Keys38;
+    l.managed_dict = ManagedDict::None;
+    l.code_varnames = 72;
+    l.code_cellvars = 88;
+    l.code_freevars = 80;
+    l.frame_localsplus = 360;  // offsetof(PyFrameObject, f_localsplus)
+    // f_back, f_code, f_builtins, f_globals, f_locals, f_trace
+    l.frame_object_refs = {24, 32, 40, 48, 56, 80};
+    l.gen_refs = {16, 32, 48, 56};  // gi_frame, gi_code, gi_name, gi_qualname
+    // func_code, globals, defaults, kwdefaults, closure, doc, name, dict, module,
+    // annotations, qualname
+    l.function_refs = {16, 24, 32, 40, 48, 56, 64, 72, 88, 96, 104};
+    l.pymalloc_arena_size = 256 << 10;
+    l.pymalloc_pool_size = 4 << 10;
+    l.pymalloc_static_table = true;
     l.source = "table 3.8";
     return l;
 }
@@ -92,6 +110,8 @@ PyLayout layout39() {
     l.gil_offset = 352;  // offsetof(_PyRuntimeState, ceval.gil)
     l.gc_in_runtime = false;
     l.gc_offset = 616;  // offsetof(PyInterpreterState, gc)
+    l.heap_type_qualname = 856;  // PyTypeObject lost tp_print
+    l.heap_type_cached_keys = 864;
     l.source = "table 3.9";
     return l;
 }
@@ -103,6 +123,14 @@ PyLayout layout310() {
     l.frame_lasti = 96;  // offsetof(PyFrameObject, f_lasti)
     l.lasti_unit = 2;  // f_lasti counts 2-byte code units from 3.10 on
     l.linetable_format = LineTableFormat::Linetable310;
+    l.heap_type_qualname = 864;  // PyAsyncMethods gained am_send
+    l.heap_type_cached_keys = 872;
+    l.frame_localsplus = 352;
+    l.frame_object_refs = {24, 32, 40, 48, 56, 72};
+    l.gen_refs = {16, 24, 40, 48};  // gi_frame, gi_code, gi_name, gi_qualname
+    l.function_refs = function_refs_310();
+    l.pymalloc_arena_size = 1 << 20;  // 64-bit builds with the radix tree: 1 MiB arenas, 16 KiB pools
+    l.pymalloc_pool_size = 16 << 10;
     l.source = "table 3.10";
     return l;
 }
@@ -138,6 +166,17 @@ PyLayout layout311() {
     l.code_adaptive = 184;
     l.linetable_format = LineTableFormat::Locations311;
     l.gc_offset = 648;
+    l.dict_keys_format = DictKeysFormat::Keys311;
+    l.managed_dict = ManagedDict::Split311;
+    l.code_varnames = l.code_cellvars = l.code_freevars = -1;
+    l.code_localsplusnames = 96;
+    l.frame_localsplus = 72;  // offsetof(_PyInterpreterFrame, localsplus)
+    l.frame_object_frame = 24;  // offsetof(PyFrameObject, f_frame)
+    l.frame_object_refs = {16, 32};  // f_back, f_trace
+    l.gen_iframe = 80;
+    l.gen_frame_state = 75;
+    l.gen_frame_cleared = 4;
+    l.gen_refs = {16, 32, 40};  // gi_code, gi_name, gi_qualname
     l.source = "table 3.11";
     return l;
 }
@@ -166,6 +205,18 @@ PyLayout layout312() {
     l.unicode_ascii_data = 40;  // PyASCIIObject lost wstr in 3.12
     l.unicode_compact_data = 56;
     l.gc_offset = 112;
+    l.heap_type_qualname = 872;  // PyTypeObject gained tp_watched
+    l.heap_type_cached_keys = 880;
+    l.managed_dict = ManagedDict::Tagged312;
+    l.long_tag = 16;  // offsetof(PyLongObject, long_value.lv_tag)
+    l.gen_iframe = 72;
+    l.gen_frame_state = 67;
+    l.gen_refs = {24, 32};  // gi_name, gi_qualname (the code is the frame's)
+    l.pymalloc_static_table = false;
+    l.interp_obmalloc = 3960;  // offsetof(PyInterpreterState, obmalloc), a struct
+    l.interp_obmalloc_indirect = false;
+    l.obmalloc_arenas = 512;
+    l.obmalloc_maxarenas = 520;
     l.source = "table 3.12";
     return l;
 }
@@ -177,6 +228,52 @@ __u32 u32_or_absent(int64_t offset) {
 }
 
 }  // namespace
+
+const std::vector<int64_t>& function_refs_310() {
+    // func_globals, builtins, name, qualname, code, defaults, kwdefaults, closure,
+    // doc, dict, module, annotations
+    static const std::vector<int64_t> refs = {16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 104, 112};
+    return refs;
+}
+
+const std::vector<CTypeRefs>& c_type_refs(const PyVersion& v) {
+    // property: fget, fset, fdel, doc, and from 3.10 on prop_name.
+    static const std::vector<CTypeRefs> base = {
+        {"property", false, {16, 24, 32, 40}},
+        {"classmethod", false, {16, 24}},    // cm_callable, cm_dict
+        {"staticmethod", false, {16, 24}},
+        {"builtin_function_or_method", false, {24, 32}},  // m_self, m_module
+        {"builtin_method", false, {24, 32, 56}},         // PyCMethodObject: + mm_class
+        {"method-wrapper", false, {16, 24}},             // descr, self
+        {"method_descriptor", false, {16}},              // d_type
+        {"classmethod_descriptor", false, {16}},
+        {"member_descriptor", false, {16}},
+        {"getset_descriptor", false, {16}},
+        {"wrapper_descriptor", false, {16}},
+        {"weakref", false, {24}},  // wr_callback; the referent is not a strong reference
+        {"weakref.ReferenceType", false, {24}},
+        {"weakproxy", false, {24}},
+        {"weakcallableproxy", false, {24}},
+        {"weakref.ProxyType", false, {24}},
+        {"weakref.CallableProxyType", false, {24}},
+        {"mappingproxy", false, {16}},
+        {"functools.partial", false, {16, 24, 32, 40}},  // fn, args, keywords, __dict__
+        {"types.SimpleNamespace", false, {16}},
+        {"collections.defaultdict", true, {48}},         // default_factory
+        {"collections.OrderedDict", true, {96}},         // od_inst_dict
+    };
+    static const std::vector<CTypeRefs> from310 = [] {
+        auto refs = base;
+        refs[0].fields.push_back(48);
+        return refs;
+    }();
+    return v.minor >= 10 ? from310 : base;
+}
+
+PyVersion version_from_hex(uint64_t hex) {
+    return {static_cast<int>((hex >> 24) & 0xff), static_cast<int>((hex >> 16) & 0xff),
+            static_cast<int>((hex >> 8) & 0xff)};
+}
 
 std::string PyVersion::str() const {
     return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(micro);
@@ -217,7 +314,7 @@ ls_type_offsets PyLayout::bpf_type_offsets() const {
     t.basicsize = u32_or_absent(type_basicsize);
     t.itemsize = u32_or_absent(type_itemsize);
     t.flags = u32_or_absent(type_flags);
-    t.gc_header = 16;  // sizeof(PyGC_Head) in GIL builds
+    t.gc_header = u32_or_absent(gc_header);
     return t;
 }
 

@@ -35,6 +35,21 @@ enum class GcKind {
     Incremental,   // 3.14.0-3.14.4: young, old[2]
 };
 
+// Which PyDictKeysObject layout dicts have.
+enum class DictKeysFormat {
+    Keys38,   // 3.8-3.10: dk_size at 8, dk_nentries at 32, indices at 40; 24-byte entries
+    Keys311,  // 3.11+: dk_log2_size 8, dk_log2_index_bytes 9, dk_kind 10, dk_nentries 24,
+              // indices at 32; 16-byte entries unless dk_kind is DICT_KEYS_GENERAL (0)
+};
+
+// Where an instance keeps its attributes when its type says Py_TPFLAGS_MANAGED_DICT.
+enum class ManagedDict {
+    None,       // 3.8-3.10: only tp_dictoffset
+    Split311,   // 3.11: PyDictValues* at obj-32, dict at obj-24
+    Tagged312,  // 3.12: one word at obj-24: the dict, or (char*)PyDictValues* - 1 (odd)
+    Inline313,  // 3.13+: dict at obj-24; values inline at obj+tp_basicsize (Py_TPFLAGS_INLINE_VALUES)
+};
+
 // Offsets are bytes within the named struct; -1 means the field does not exist
 // in this version.
 struct PyLayout {
@@ -113,12 +128,73 @@ struct PyLayout {
     GcKind gc_kind = GcKind::Generational;
     int64_t gc_enabled = 12;
     int64_t gc_generations = 24;       // generations[0] (young for incremental)
-    int64_t gc_generation_stride = 24; // threshold at +16, count at +20
+    int64_t gc_generation_stride = 24; // sizeof(struct gc_generation)
+    int64_t gc_generation_threshold = 16;  // in struct gc_generation, after its PyGC_Head
+    int64_t gc_generation_count_field = 20;
     int gc_generation_count = 3;
-    int64_t gc_stats = -1;             // generation_stats[3], stride 24
+    int64_t gc_stats = -1;             // generation_stats[gc_generation_count]
+    int64_t gc_stats_stride = 24;      // struct gc_generation_stats {collections, collected, uncollectable}
+    int64_t gc_header = 16;            // bytes in front of a GC object: sizeof(PyGC_Head) in GIL builds
     int64_t gc_collecting = -1;
     int64_t gc_long_lived_total = -1;
     int64_t gc_long_lived_pending = -1;
+
+    // Heap snapshot: what an object's tp_traverse visits. Defaults are offsets
+    // that have not moved in 3.8-3.14 (checked with gdb against the DWARF of
+    // pyenv 3.8.18-3.13.0; for 3.14 the struct heads are unchanged, as the
+    // _Py_DebugOffsets fields that do cover them confirm).
+    int64_t gc_permanent = -1;         // permanent_generation head, from the gc state
+    int64_t type_members = 240;        // tp_members (PyMemberDef*, 40 bytes each)
+    int64_t type_base = 256;
+    int64_t type_dict = 264;
+    int64_t type_dictoffset = 288;
+    int64_t type_bases = 336;
+    int64_t type_mro = 344;
+    int64_t heap_type_qualname = -1;   // PyHeapTypeObject.ht_qualname
+    int64_t heap_type_cached_keys = -1;  // PyHeapTypeObject.ht_cached_keys
+    int64_t list_items = 24;           // PyListObject.ob_item (a pointer)
+    int64_t list_allocated = 32;
+    int64_t tuple_items = 24;          // PyTupleObject.ob_item (inline)
+    int64_t dict_used = 16;
+    int64_t dict_keys = 32;
+    int64_t dict_values = 40;
+    DictKeysFormat dict_keys_format = DictKeysFormat::Keys38;
+    int64_t dict_values_items = 0;     // values[] within PyDictValues (8 from 3.13 on)
+    ManagedDict managed_dict = ManagedDict::None;
+    int64_t set_used = 24;
+    int64_t set_mask = 32;
+    int64_t set_table = 40;            // 16-byte entries {key, hash}
+    int64_t long_tag = -1;             // 3.12+ lv_tag (digit count << 3); before, ob_size counts digits
+    int64_t long_digits = 24;
+    int64_t module_dict = 16;          // PyModuleObject.md_dict
+    int64_t cell_ref = 16;
+    int64_t method_func = 16;          // PyMethodObject.im_func, im_self after it
+    int64_t method_self = 24;
+    int64_t deque_leftblock = 24;      // block: leftlink, data[64], rightlink
+    int64_t deque_leftindex = 40;
+    int64_t code_varnames = -1;        // 3.8-3.10: locals are varnames + cellvars + freevars
+    int64_t code_cellvars = -1;
+    int64_t code_freevars = -1;
+    int64_t code_localsplusnames = -1; // 3.11+
+    int64_t frame_localsplus = -1;     // f_localsplus (frame object) or localsplus (interpreter frame)
+    int64_t frame_object_frame = -1;   // 3.11+ PyFrameObject.f_frame
+    int owner_frame_object = 2;        // FRAME_OWNED_BY_FRAME_OBJECT (3.11+)
+    std::vector<int64_t> frame_object_refs;  // PyFrameObject fields outside the locals
+    int64_t gen_iframe = -1;           // 3.11+ embedded _PyInterpreterFrame
+    int64_t gen_frame_state = -1;      // 3.11+ int8 gi_frame_state
+    int gen_frame_cleared = 4;         // FRAME_CLEARED
+    std::vector<int64_t> gen_refs;     // gi_frame (3.8-3.10), gi_code, gi_name, gi_qualname
+    std::vector<int64_t> function_refs;  // code, globals, defaults, closure, ... (func_traverse)
+
+    // pymalloc's arena table: the static `arenas` / `maxarenas` (3.8-3.11), or
+    // interp->obmalloc.mgmt (3.12: inline; 3.13: behind a pointer).
+    int64_t pymalloc_arena_size = -1;  // ARENA_SIZE
+    int64_t pymalloc_pool_size = -1;   // POOL_SIZE
+    bool pymalloc_static_table = false;
+    int64_t interp_obmalloc = -1;
+    bool interp_obmalloc_indirect = false;
+    int64_t obmalloc_arenas = -1;      // offsetof(struct _obmalloc_state, mgmt.arenas)
+    int64_t obmalloc_maxarenas = -1;   // mgmt.maxarenas, right after it
 
     // Where the layout came from, for --verbose and error messages.
     std::string source;  // "table 3.11" or "_Py_DebugOffsets v0x030d00f0"
@@ -133,7 +209,26 @@ struct PyLayout {
 std::string supported_versions();
 bool is_supported(const PyVersion& v);
 
+// A C type, known by its tp_name, whose tp_traverse visits fixed fields
+// (after those of its base when dict_base).
+struct CTypeRefs {
+    std::string tp_name;
+    bool dict_base = false;
+    std::vector<int64_t> fields;
+};
+
+// The C types besides the core containers whose references are read, for a
+// version (offsets checked with gdb against the DWARF of pyenv 3.8-3.13; 3.14
+// keeps the 3.13 structs).
+const std::vector<CTypeRefs>& c_type_refs(const PyVersion& v);
+
+// The PyFunctionObject fields func_traverse visits, 3.10 on (3.14 only appends fields).
+const std::vector<int64_t>& function_refs_310();
+
 // Layout from the built-in tables (3.8-3.12). Empty for other versions.
 std::optional<PyLayout> table_layout(const PyVersion& v);
+
+// PY_VERSION_HEX (0x030b07f0) to 3.11.7.
+PyVersion version_from_hex(uint64_t hex);
 
 }  // namespace leakscope::python

@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/text.h"
+#include "python/thread_list.h"
 #include "python/debug_offsets.h"
 
 namespace leakscope::python {
@@ -19,12 +21,6 @@ constexpr size_t kMaxThreads = 256;
 constexpr size_t kMaxInterpreters = 64;
 constexpr uint64_t kUserSpaceEnd = 0x0000800000000000ull;  // x86_64 canonical user half
 constexpr uint64_t kPidMaxLimit = 4194304;                 // PID_MAX_LIMIT on 64-bit
-
-std::string hex(uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%" PRIx64, v);
-    return buf;
-}
 
 bool plausible_ptr(uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserSpaceEnd; }
 
@@ -102,11 +98,8 @@ public:
         const uint64_t head = ptr(interp + l_.interp_threads_head, "threads.head");
         if (!plausible_ptr(head)) fail("threads.head of " + hex(interp) + " is " + hex(head));
 
-        std::vector<uint64_t> out;
         std::set<uint64_t> thread_ids;
-        uint64_t prev = 0;
-        for (uint64_t t = head; t && out.size() < kMaxThreads;
-             prev = t, t = ptr(t + l_.tstate_next, "PyThreadState.next")) {
+        auto check = [&](uint64_t t, uint64_t prev) {
             if (!plausible_ptr(t)) fail("thread list link " + hex(t) + " is not a pointer");
             const uint64_t back = ptr(t + l_.tstate_interp, "PyThreadState.interp");
             if (back != interp)
@@ -115,6 +108,7 @@ public:
             const uint64_t p = ptr(t + l_.tstate_prev, "PyThreadState.prev");
             if (p != prev)
                 fail("thread state " + hex(t) + " has prev " + hex(p) + ", expected " + hex(prev));
+            ptr(t + l_.tstate_next, "PyThreadState.next");  // a link that cannot be read is a mismatch here
             // 0 until the new thread binds its state (3.12+ creates it in the parent).
             const uint64_t id = ptr(t + l_.tstate_thread_id, "PyThreadState.thread_id");
             if (id != 0 && (!plausible_ptr(id) || !thread_ids.insert(id).second))
@@ -126,8 +120,8 @@ public:
                     fail("thread state " + hex(t) + " has native_thread_id " + std::to_string(tid) +
                          ", not a tid");
             }
-            out.push_back(t);
-        }
+        };
+        auto out = thread_list(mem_, l_, interp, kMaxThreads, check);
         if (thread_ids.empty()) fail("no thread state of " + hex(interp) + " has a thread_id");
         return out;
     }

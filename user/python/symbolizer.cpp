@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "python/symbolizer.h"
 
-#include <fmt/format.h>
-
 #include "python/linetable.h"
 
 namespace leakscope::python {
@@ -10,6 +8,8 @@ namespace {
 
 // Bounds on what is read from a target; anything larger is treated as corrupt.
 constexpr size_t kMaxLineTable = 1 << 20;
+// Distinct code objects remembered; the cache starts over when a target has more.
+constexpr size_t kMaxCachedCode = 1 << 16;
 
 void append_utf8(std::string& out, uint32_t cp) {
     if (cp < 0x80) {
@@ -31,33 +31,14 @@ void append_utf8(std::string& out, uint32_t cp) {
 
 }  // namespace
 
-std::string escape_control(const std::string& utf8) {
-    std::string out;
-    out.reserve(utf8.size());
-    for (size_t i = 0; i < utf8.size(); ++i) {
-        auto c = static_cast<unsigned char>(utf8[i]);
-        if (c < 0x20 || c == 0x7f) {
-            out += fmt::format("\\x{:02x}", c);
-        } else if (c == 0xc2 && i + 1 < utf8.size() &&
-                   static_cast<unsigned char>(utf8[i + 1]) >= 0x80 &&
-                   static_cast<unsigned char>(utf8[i + 1]) < 0xa0) {
-            out += fmt::format("\\u{:04x}", static_cast<unsigned char>(utf8[i + 1]));
-            ++i;  // C1 control, encoded as U+0080..U+009F
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
 std::optional<std::string> read_unicode(const proc::MemoryReader& mem, const PyLayout& layout,
-                                        uint64_t addr, size_t max_chars) {
+                                        uint64_t addr, size_t max_chars, bool* truncated) {
     auto length = mem.read_as<int64_t>(addr + layout.unicode_length);
     auto state = mem.read_as<uint32_t>(addr + layout.unicode_state);
-    if (!length || !state || *length < 0) return std::nullopt;
+    if (!length || !state || *length < 0 || *length > kMaxPlausibleStrChars) return std::nullopt;
     const unsigned kind = (*state >> 2) & 7;
     const bool compact = *state & 0x20, ascii = *state & 0x40;
-    if (kind != 1 && kind != 2 && kind != 4) return std::nullopt;
+    if ((kind != 1 && kind != 2 && kind != 4) || (ascii && kind != 1)) return std::nullopt;
 
     uint64_t data;
     if (!compact) {  // legacy string: data pointer after the compact header
@@ -78,75 +59,114 @@ std::optional<std::string> read_unicode(const proc::MemoryReader& mem, const PyL
         if (cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) cp = 0xfffd;
         append_utf8(out, cp);
     }
-    if (static_cast<size_t>(*length) > n) out += "...";
+    const bool cut = static_cast<size_t>(*length) > n;
+    if (cut) out += "...";
+    if (truncated) *truncated = cut;
     return escape_control(out);
+}
+
+std::vector<SymbolizeDrops::Counter> SymbolizeDrops::counters() const {
+    return {
+        {"UNREADABLE_CODE_OBJECT", unreadable_code,
+         "code objects that could not be read (freed before symbolization, or corrupt): frames shown as "
+         "<unreadable code object at ...>"},
+        {"UNREADABLE_STRING", unreadable_strings,
+         "file or function names that could not be read or claim an impossible length: shown as "
+         "<unreadable str at ...>"},
+        {"UNREADABLE_LINE_TABLE", unreadable_linetables,
+         "line tables that could not be read or claim an impossible length: line shown as 0"},
+        {"TRUNCATED_STRING", truncated_strings, "names longer than 4096 characters, cut with \"...\""},
+    };
 }
 
 Symbolizer::Symbolizer(const proc::MemoryReader& mem, const PyLayout& layout, uint64_t code_type)
     : mem_(mem), layout_(layout), code_type_(code_type) {}
 
-std::optional<Symbolizer::CodeFields> Symbolizer::read_fields(uint64_t code) const {
-    CodeFields f;
+Symbolizer::Fields Symbolizer::read_fields(uint64_t code, CodeFields& f) const {
     auto type = mem_.read_ptr(code + layout_.object_type);
-    if (!type || (code_type_ && *type != code_type_)) return std::nullopt;
+    if (!type) return Fields::Unreadable;
+    if (code_type_ && *type != code_type_) return Fields::NotCode;
     auto filename = mem_.read_ptr(code + layout_.code_filename);
     auto name = mem_.read_ptr(code + (layout_.code_qualname >= 0 ? layout_.code_qualname : layout_.code_name));
     auto linetable = mem_.read_ptr(code + layout_.code_linetable);
     auto first = mem_.read_as<int32_t>(code + layout_.code_firstlineno);
-    if (!filename || !name || !linetable || !first) return std::nullopt;
+    if (!filename || !name || !linetable || !first) return Fields::Unreadable;
     f.filename = *filename;
     f.name = *name;
     f.linetable = *linetable;
     f.firstlineno = *first;
-    return f;
+    return Fields::Read;
+}
+
+// A file or function name, or a placeholder (counted) when it cannot be read.
+std::string Symbolizer::read_name(uint64_t addr) {
+    bool truncated = false;
+    auto text = read_unicode(mem_, layout_, addr, kMaxStrChars, &truncated);
+    if (!text) {
+        ++drops_.unreadable_strings;
+        return "<unreadable str at " + hex(addr) + ">";
+    }
+    if (truncated) ++drops_.truncated_strings;
+    return std::move(*text);
+}
+
+Symbolizer::CodeInfo Symbolizer::read_info(uint64_t code, const CodeFields& fields) {
+    CodeInfo info;
+    info.readable = true;
+    info.fields = fields;
+    info.file = read_name(fields.filename);
+    info.function = read_name(fields.name);
+    auto table_len = mem_.read_as<int64_t>(fields.linetable + layout_.bytes_size);
+    std::optional<std::vector<uint8_t>> table;
+    if (table_len && *table_len >= 0 && static_cast<size_t>(*table_len) <= kMaxLineTable)
+        table = mem_.read_bytes(fields.linetable + layout_.bytes_data, static_cast<size_t>(*table_len));
+    if (table) {
+        info.linetable = std::move(*table);
+        info.has_linetable = true;
+    } else {
+        ++drops_.unreadable_linetables;
+    }
+    if (layout_.code_firsttraceable >= 0)
+        info.firsttraceable = mem_.read_as<int32_t>(code + layout_.code_firsttraceable).value_or(0);
+    return info;
 }
 
 // Code objects are freed and their addresses reused (temporary code from
 // exec(), imports): a cached entry is used only while the code object at that
-// address still has the same name, file and line table.
+// address still has the same name, file and line table. Unreadable code
+// objects are cached too, so that each is counted once.
 const Symbolizer::CodeInfo* Symbolizer::code_info(uint64_t code) {
-    auto fields = read_fields(code);
-    if (!fields) {
-        ++failed_reads_;
-        return nullptr;
-    }
+    CodeFields fields;
+    const Fields read = read_fields(code, fields);
+    if (read == Fields::NotCode) return nullptr;
+    const bool readable = read == Fields::Read;
     auto it = cache_.find(code);
-    if (it != cache_.end() && it->second.fields == *fields) return &it->second;
+    if (it != cache_.end() && it->second.readable == readable && it->second.fields == fields) return &it->second;
+    if (cache_.size() >= kMaxCachedCode) cache_.clear();  // bounded, whatever the target does
 
     CodeInfo info;
-    info.fields = *fields;
-    auto file = read_unicode(mem_, layout_, fields->filename);
-    auto function = read_unicode(mem_, layout_, fields->name);
-    auto table_len = mem_.read_as<int64_t>(fields->linetable + layout_.bytes_size);
-    if (!file || !function || !table_len || *table_len < 0 ||
-        static_cast<size_t>(*table_len) > kMaxLineTable) {
-        ++failed_reads_;
-        return nullptr;
+    if (readable) {
+        info = read_info(code, fields);
+    } else {
+        ++drops_.unreadable_code;
+        info.file = "<unknown>";
+        info.function = "<unreadable code object at " + hex(code) + ">";
     }
-    auto table = mem_.read_bytes(fields->linetable + layout_.bytes_data, static_cast<size_t>(*table_len));
-    if (!table) {
-        ++failed_reads_;
-        return nullptr;
-    }
-    if (layout_.code_firsttraceable >= 0) {
-        auto ft = mem_.read_as<int32_t>(code + layout_.code_firsttraceable);
-        info.firsttraceable = ft.value_or(0);
-    }
-    info.file = std::move(*file);
-    info.function = std::move(*function);
-    info.linetable = std::move(*table);
     return &(cache_[code] = std::move(info));
 }
 
 std::optional<Frame> Symbolizer::symbolize(const ls_frame& frame) {
     const CodeInfo* info = code_info(frame.code);
     if (!info) return std::nullopt;
+    if (!info->readable) return Frame{info->file, 0, info->function};
     // 3.11+: a frame still in its prologue is not shown by CPython itself.
     if (layout_.frame_kind == LS_FRAME_INTERP && frame.owner != layout_.owner_generator &&
         (frame.offset < 0 || frame.offset < info->firsttraceable * 2))
         return std::nullopt;
-    int line = line_for_offset(layout_.linetable_format, info->linetable.data(), info->linetable.size(),
-                               info->fields.firstlineno, frame.offset);
+    int line = info->has_linetable
+                   ? line_for_offset(layout_.linetable_format, info->linetable.data(), info->linetable.size(),
+                                     info->fields.firstlineno, frame.offset)
+                   : 0;
     return Frame{info->file, line, info->function};
 }
 

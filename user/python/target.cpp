@@ -6,11 +6,12 @@
 #include "core/error.h"
 #include "python/debug_offsets.h"
 #include "python/layout_check.h"
+#include "python/thread_list.h"
 
 namespace leakscope::python {
 namespace {
 constexpr int kMaxInterpreters = 64;
-constexpr int kMaxThreads = 4096;
+constexpr size_t kMaxThreads = 4096;
 }  // namespace
 
 uint64_t Target::interpreter() const {
@@ -21,11 +22,8 @@ std::vector<uint64_t> Target::thread_states() const {
     std::vector<uint64_t> out;
     uint64_t is = interpreter();
     for (int i = 0; i < kMaxInterpreters && is; ++i) {
-        uint64_t ts = mem->read_ptr(is + layout.interp_threads_head).value_or(0);
-        for (int j = 0; ts && out.size() < kMaxThreads; ++j) {
-            out.push_back(ts);
-            ts = mem->read_ptr(ts + layout.tstate_next).value_or(0);
-        }
+        auto threads = thread_list(*mem, layout, is, kMaxThreads - out.size());
+        out.insert(out.end(), threads.begin(), threads.end());
         is = mem->read_ptr(is + layout.interp_next).value_or(0);
     }
     return out;

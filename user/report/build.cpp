@@ -34,7 +34,8 @@ Site make_site(const analysis::SiteSummary& summary, Stack frames) {
     return site;
 }
 
-Suspect make_suspect(const analysis::Suspect& suspect, Stack frames) {
+Suspect make_suspect(const analysis::Suspect& suspect, Stack frames,
+                     const std::vector<std::pair<double, double>>& history) {
     Suspect out;
     out.site_id = suspect.site;
     out.verdict = analysis::to_string(suspect.verdict);
@@ -61,9 +62,16 @@ Suspect make_suspect(const analysis::Suspect& suspect, Stack frames) {
     e.full_collections = in.full_collections;
     e.full_collections_survived = in.full_collections_survived;
     e.survived_full_gc_bytes = whole(in.survived_full_gc_bytes);
+    e.growth_running_share = in.growth_running_share;
 
     out.explanation = explain(out);
+    for (const auto& [t, bytes] : history) out.history.push_back({t, whole(bytes)});
     return out;
+}
+
+ProfileStack make_profile_stack(const analysis::SiteSummary& summary, Stack frames) {
+    return {summary.site, std::move(frames), whole(summary.live_bytes), whole(summary.live_objects),
+            whole(summary.alloc_bytes), whole(summary.alloc_objects)};
 }
 
 Interval make_interval(const analysis::IntervalTotals& totals) {
@@ -75,6 +83,7 @@ Interval make_interval(const analysis::IntervalTotals& totals) {
     interval.alloc_bytes = whole(totals.alloc_bytes);
     interval.free_bytes = whole(totals.freed_bytes);
     interval.rss_bytes = totals.rss_bytes;
+    interval.python_heap_bytes = totals.python_heap_bytes;
     return interval;
 }
 

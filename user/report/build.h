@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "analysis/leak_analyzer.h"
@@ -13,8 +14,11 @@
 namespace leakscope::report {
 
 Site make_site(const analysis::SiteSummary& summary, Stack frames);
-// Also writes the suspect's one-line explanation.
-Suspect make_suspect(const analysis::Suspect& suspect, Stack frames);
+// Also writes the suspect's one-line explanation; history is the analyzer's
+// (t_s, live bytes) window of the site.
+Suspect make_suspect(const analysis::Suspect& suspect, Stack frames,
+                     const std::vector<std::pair<double, double>>& history);
+ProfileStack make_profile_stack(const analysis::SiteSummary& summary, Stack frames);
 Interval make_interval(const analysis::IntervalTotals& totals);
 std::vector<Interval> make_intervals(const std::vector<analysis::IntervalTotals>& totals);
 

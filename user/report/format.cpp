@@ -26,6 +26,19 @@ std::string human_signed_bytes(double bytes) {
     return bytes > 0 ? "+" + human_bytes(bytes) : human_bytes(bytes);
 }
 
+std::string site_id_text(uint64_t id) { return fmt::format("{:016x}", id); }
+
+std::optional<uint64_t> parse_site_id(std::string_view text) {
+    if (text.size() != 16) return std::nullopt;
+    uint64_t id = 0;
+    for (char c : text) {
+        int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (digit < 0) return std::nullopt;
+        id = id << 4 | uint64_t(digit);
+    }
+    return id;
+}
+
 std::string human_rate(double bytes_per_s) { return human_bytes(bytes_per_s) + "/s"; }
 
 std::string human_duration(double seconds) {
@@ -60,6 +73,7 @@ std::string shorten_path(std::string_view path, size_t max_chars) {
 
 std::string frame_location(const Frame& frame, size_t max_path_chars) {
     const std::string file = shorten_path(frame.file, max_path_chars);
+    if (frame.native) return fmt::format("{} [native, {}]", frame.function, file);
     if (frame.line < 0) return fmt::format("{}:? in {}", file, frame.function);
     return fmt::format("{}:{} in {}", file, frame.line, frame.function);
 }

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "report/json_reporter.h"
 
+#include "report/format.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <map>
+#include <tuple>
 
 namespace leakscope::report {
 
@@ -14,18 +18,37 @@ using json = nlohmann::ordered_json;
 // Ratios and statistics carry three decimals: more would be noise.
 double rounded(double value) { return std::isfinite(value) ? std::round(value * 1000) / 1000 : 0.0; }
 
-std::string hex_id(uint64_t id) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out(16, '0');
-    for (int i = 15; i >= 0; --i, id >>= 4) out[static_cast<size_t>(i)] = kDigits[id & 0xf];
-    return out;
+json frame_json(const Frame& f) {
+    return {{"file", f.file}, {"line", f.line >= 0 ? json(f.line) : json(nullptr)}, {"function", f.function},
+            {"native", f.native}};
 }
 
 json frames_json(const Stack& frames) {
     json out = json::array();
-    for (const Frame& f : frames)
-        out.push_back({{"file", f.file}, {"line", f.line >= 0 ? json(f.line) : json(nullptr)}, {"function", f.function}});
+    for (const Frame& f : frames) out.push_back(frame_json(f));
     return out;
+}
+
+// Every stack, its frames written once in a table: a run can have tens of
+// thousands of stacks sharing most of their frames.
+json profile_json(const std::vector<ProfileStack>& profile) {
+    json frames = json::array(), stacks = json::array();
+    std::map<std::tuple<std::string, int, std::string, bool>, size_t> ids;
+    for (const ProfileStack& p : profile) {
+        json refs = json::array();
+        for (const Frame& f : p.frames) {
+            auto [it, added] = ids.try_emplace({f.file, f.line, f.function, f.native}, frames.size());
+            if (added) frames.push_back(frame_json(f));
+            refs.push_back(it->second);
+        }
+        stacks.push_back({{"site_id", site_id_text(p.site_id)},
+                          {"frames", std::move(refs)},
+                          {"live_bytes", p.live_bytes},
+                          {"live_objects", p.live_objects},
+                          {"alloc_bytes", p.alloc_bytes},
+                          {"alloc_objects", p.alloc_objects}});
+    }
+    return {{"frames", std::move(frames)}, {"stacks", std::move(stacks)}};
 }
 
 json evidence_json(const Evidence& e) {
@@ -45,6 +68,7 @@ json evidence_json(const Evidence& e) {
         {"full_collections", e.full_collections},
         {"full_collections_survived", e.full_collections_survived},
         {"survived_full_gc_bytes", e.survived_full_gc_bytes},
+        {"growth_running_share", rounded(e.growth_running_share)},
     };
 }
 
@@ -58,8 +82,10 @@ json optional_json(const std::optional<T>& value) {
 nlohmann::ordered_json to_json(const Report& report) {
     json suspects = json::array();
     for (const Suspect& s : report.suspects) {
+        json history = json::array();
+        for (const HistoryPoint& h : s.history) history.push_back({{"t_s", rounded(h.t_s)}, {"live_bytes", h.live_bytes}});
         suspects.push_back({
-            {"site_id", hex_id(s.site_id)},
+            {"site_id", site_id_text(s.site_id)},
             {"verdict", s.verdict},
             {"score", rounded(s.score)},
             {"live_bytes", s.live_bytes},
@@ -68,13 +94,15 @@ nlohmann::ordered_json to_json(const Report& report) {
             {"frames", frames_json(s.frames)},
             {"evidence", evidence_json(s.evidence)},
             {"explanation", s.explanation},
+            {"held_by", s.held_by},
+            {"history", std::move(history)},
         });
     }
 
     json top_sites = json::array();
     for (const Site& s : report.top_sites) {
         top_sites.push_back({
-            {"site_id", hex_id(s.site_id)},
+            {"site_id", site_id_text(s.site_id)},
             {"live_bytes", s.live_bytes},
             {"live_objects", s.live_objects},
             {"delta_bytes", s.delta_bytes},
@@ -98,6 +126,7 @@ nlohmann::ordered_json to_json(const Report& report) {
             {"alloc_bytes", i.alloc_bytes},
             {"free_bytes", i.free_bytes},
             {"rss_bytes", i.rss_bytes},
+            {"python_heap_bytes", i.python_heap_bytes},
         });
     }
 
@@ -128,8 +157,10 @@ nlohmann::ordered_json to_json(const Report& report) {
 
     return {
         {"schema_version", kJsonSchemaVersion},
-        {"target", {{"pid", report.target.pid}, {"python", report.target.python}, {"binary", report.target.binary}}},
+        {"target", {{"pid", report.target.pid}, {"python", report.target.python}, {"binary", report.target.binary},
+                    {"exec", report.target.exec}, {"untraced_children", report.target.untraced_children}}},
         {"mode", report.mode},
+        {"start_unix_s", rounded(report.start_unix_s)},
         {"duration_s", rounded(report.elapsed_s)},
         {"interval", report.interval},
         {"final", report.final},
@@ -140,6 +171,7 @@ nlohmann::ordered_json to_json(const Report& report) {
         {"suspects", std::move(suspects)},
         {"top_sites", std::move(top_sites)},
         {"intervals", std::move(intervals)},
+        {"profile", profile_json(report.profile)},
         {"growth", std::move(growth)},
         {"gc",
          {{"observed", report.gc.observed},

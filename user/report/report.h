@@ -18,12 +18,16 @@ struct Target {
     int pid = 0;
     std::string python;  // interpreter version, "3.11.7"
     std::string binary;  // path of the interpreter binary or libpython
+    bool exec = false;   // it exec'd another program: the session ended there
+    std::vector<int> untraced_children;  // forked while traced; their memory is not traced
+    bool operator==(const Target&) const = default;
 };
 
 struct Memory {
     uint64_t rss_bytes = 0;
     std::optional<uint64_t> pss_bytes;          // unset when smaps_rollup could not be read
     std::optional<uint64_t> python_heap_bytes;  // unset when no estimate is available
+    bool operator==(const Memory&) const = default;
 };
 
 // An allocation site among those holding the most live memory.
@@ -39,6 +43,7 @@ struct Site {
     uint64_t free_bytes = 0;  // since tracing started
     uint64_t free_objects = 0;
     std::string trend;  // "stable", "growing", "settled", "shrinking", "probable-leak", "leak"
+    bool operator==(const Site&) const = default;
 };
 
 // What a verdict rests on; see "Verdicts" in docs/json-contract.md.
@@ -58,6 +63,15 @@ struct Evidence {
     uint64_t full_collections = 0;
     uint64_t full_collections_survived = 0;
     uint64_t survived_full_gc_bytes = 0;
+    double growth_running_share = 0;  // share of the growth made while its stack (or a building caller's) ran
+    bool operator==(const Evidence&) const = default;
+};
+
+// One reading of a site's live bytes (older readings are means of merged ones).
+struct HistoryPoint {
+    double t_s = 0;
+    uint64_t live_bytes = 0;
+    bool operator==(const HistoryPoint&) const = default;
 };
 
 struct Suspect {
@@ -70,6 +84,9 @@ struct Suspect {
     Stack frames;  // innermost first
     Evidence evidence;
     std::string explanation;  // one line, plain words
+    std::vector<std::string> held_by;  // root paths keeping sampled live objects alive (final report)
+    std::vector<HistoryPoint> history;  // live bytes over the evidence window, oldest first
+    bool operator==(const Suspect&) const = default;
 };
 
 // Process-wide totals of one report interval.
@@ -81,18 +98,22 @@ struct Interval {
     uint64_t alloc_bytes = 0;
     uint64_t free_bytes = 0;
     uint64_t rss_bytes = 0;
+    uint64_t python_heap_bytes = 0;  // estimate at the end
+    bool operator==(const Interval&) const = default;
 };
 
 struct GcGeneration {
     uint64_t collections = 0;
     uint64_t collected = 0;
     uint64_t uncollectable = 0;
+    bool operator==(const GcGeneration&) const = default;
 };
 
 struct GcPauses {
     uint64_t collections = 0;  // collections timed
     double total_ms = 0;
     double max_ms = 0;
+    bool operator==(const GcPauses&) const = default;
 };
 
 struct Gc {
@@ -104,6 +125,7 @@ struct Gc {
     // Pauses timed by probes on the collector (its entry/return or USDT
     // probes); unset when the build offers neither.
     std::optional<GcPauses> pauses;
+    bool operator==(const Gc&) const = default;
 };
 
 // A drop or error counter, with what to do about it.
@@ -111,11 +133,13 @@ struct Drop {
     std::string name;  // e.g. "LIVE_MAP_FULL"
     uint64_t count = 0;
     std::string remedy;
+    bool operator==(const Drop&) const = default;
 };
 
 struct Sampling {
     uint64_t sample_bytes = 0;  // mean bytes allocated between two samples
     uint64_t events = 0;        // allocation and free events seen by the probes
+    bool operator==(const Sampling&) const = default;
 };
 
 // Where new memory was first touched: sampled page faults by Python stack.
@@ -125,6 +149,7 @@ struct GrowthSite {
     Stack frames;  // innermost first; empty when no Python frame was running
     uint64_t faults = 0;  // sampled faults
     uint64_t bytes = 0;   // estimate: faults × period × page size
+    bool operator==(const GrowthSite&) const = default;
 };
 
 struct Growth {
@@ -132,6 +157,7 @@ struct Growth {
     uint64_t sampled_faults = 0;
     uint64_t bytes = 0;                // estimate, all sites
     std::vector<GrowthSite> sites;     // most faults first
+    bool operator==(const Growth&) const = default;
 };
 
 struct Overhead {
@@ -142,11 +168,25 @@ struct Overhead {
     double probe_floor_ns = 0;   // measured cost of an empty probe hit on this machine
     double duty_cycle = 1;       // share of the time allocation probes were attached
     std::vector<std::string> adjustments;  // what was reduced or escalated, and why
+    bool operator==(const Overhead&) const = default;
+};
+
+// Every stack holding or having allocated memory: what profiles and flame
+// graphs are drawn from (top_sites is only the head of it).
+struct ProfileStack {
+    uint64_t site_id = 0;
+    Stack frames;  // innermost first
+    uint64_t live_bytes = 0;
+    uint64_t live_objects = 0;
+    uint64_t alloc_bytes = 0;  // since tracing started
+    uint64_t alloc_objects = 0;
+    bool operator==(const ProfileStack&) const = default;
 };
 
 struct Report {
     Target target;
-    std::string mode;     // how allocations are observed, e.g. "sampled"
+    std::string mode;     // "trace" or "continuous" (--mode)
+    double start_unix_s = 0;  // wall clock when tracing started
     double elapsed_s = 0;
     uint64_t interval = 0;  // 1 for the first report
     bool final = false;
@@ -154,11 +194,13 @@ struct Report {
     std::vector<Site> top_sites;    // most live bytes first
     std::vector<Suspect> suspects;  // highest score first
     std::vector<Interval> intervals;
+    std::vector<ProfileStack> profile;  // most live bytes first
     std::optional<Growth> growth;  // unset when page faults are not sampled
     Gc gc;
     std::vector<Drop> drops;
     Sampling sampling;
     Overhead overhead;
+    bool operator==(const Report&) const = default;
 };
 
 }  // namespace leakscope::report

@@ -49,6 +49,9 @@ void write_frames(std::ostream& out, const Stack& frames, size_t limit, size_t m
 
 }  // namespace
 
+// Forked children named in the header; the rest are counted.
+constexpr size_t kMaxNamedPids = 16;
+
 void TextReporter::write(const Report& report, std::ostream& out) const {
     const Painter paint(options_.tty);
 
@@ -58,6 +61,14 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
     if (!report.target.binary.empty()) fmt::print(out, " ({})", report.target.binary);
     fmt::print(out, "\nmode {}, elapsed {}, report {}{}\n", report.mode.empty() ? "?" : report.mode,
                human_duration(report.elapsed_s), report.interval, report.final ? " (final)" : "");
+    if (report.target.exec)
+        fmt::print(out, "{}\n", paint("the target exec'd another program: tracing ended there", kHeading));
+    if (const auto& kids = report.target.untraced_children; !kids.empty()) {
+        const size_t named = std::min<size_t>(kids.size(), kMaxNamedPids);
+        fmt::print(out, "{} forked while traced, not traced: PID {}{}\n",
+                   paint(fmt::format("{} child process{}", kids.size(), kids.size() == 1 ? "" : "es"), kHeading),
+                   fmt::join(kids.begin(), kids.begin() + long(named), ", "), named < kids.size() ? ", ..." : "");
+    }
 
     // Memory.
     fmt::print(out, "\n{}\n  RSS {}", paint("MEMORY", kHeading), human_bytes(static_cast<double>(report.memory.rss_bytes)));
@@ -114,6 +125,7 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
                    paint(s.verdict, verdict_style(s.verdict)), s.score, human_bytes(static_cast<double>(s.live_bytes)),
                    human_count(s.live_objects), human_rate(s.growth_bytes_per_s));
         fmt::print(out, "       {}\n", s.explanation);
+        for (const auto& path : s.held_by) fmt::print(out, "       held by {}\n", path);
         write_frames(out, s.frames, s.frames.size(), options_.max_path_chars, paint);
     }
 

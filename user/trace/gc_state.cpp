@@ -2,20 +2,16 @@
 #include "trace/gc_state.h"
 
 namespace leakscope::trace {
-namespace {
-// struct gc_generation_stats { Py_ssize_t collections, collected, uncollectable; }
-constexpr int64_t kStatsStride = 24;
-constexpr int64_t kThreshold = 16, kCount = 20;  // in struct gc_generation, after PyGC_Head
-}  // namespace
-
 std::optional<GcState> read_gc_state(const python::Target& t) {
     const auto& L = t.layout;
     if (L.gc_offset < 0 || L.gc_stats < 0) return std::nullopt;
     uint64_t base = L.gc_in_runtime ? t.interp.runtime_addr : t.interpreter();
     if (!base) return std::nullopt;
-    const uint64_t gc = base + L.gc_offset;
-    const auto& mem = *t.mem;
+    return read_gc_state(*t.mem, L, base + L.gc_offset);
+}
 
+std::optional<GcState> read_gc_state(const proc::MemoryReader& mem, const python::PyLayout& L, uint64_t gc) {
+    if (L.gc_stats < 0) return std::nullopt;
     GcState s;
     auto enabled = mem.read_as<int32_t>(gc + L.gc_enabled);
     if (!enabled) return std::nullopt;
@@ -23,13 +19,13 @@ std::optional<GcState> read_gc_state(const python::Target& t) {
     for (int i = 0; i < L.gc_generation_count; ++i) {
         GcGenerationState g;
         uint64_t stats[3];
-        if (!mem.read(gc + L.gc_stats + i * kStatsStride, stats, sizeof stats)) return std::nullopt;
+        if (!mem.read(gc + L.gc_stats + i * L.gc_stats_stride, stats, sizeof stats)) return std::nullopt;
         g.collections = stats[0];
         g.collected = stats[1];
         g.uncollectable = stats[2];
         const uint64_t gen = gc + L.gc_generations + i * L.gc_generation_stride;
-        g.threshold = mem.read_as<int32_t>(gen + kThreshold).value_or(0);
-        g.count = mem.read_as<int32_t>(gen + kCount).value_or(0);
+        g.threshold = mem.read_as<int32_t>(gen + L.gc_generation_threshold).value_or(0);
+        g.count = mem.read_as<int32_t>(gen + L.gc_generation_count_field).value_or(0);
         s.generations.push_back(g);
     }
     if (L.gc_long_lived_total >= 0)

@@ -29,6 +29,11 @@ struct GcState {
     }
 };
 
+// The GC state of a target; nullopt when its build keeps none we know or it
+// cannot be read.
 std::optional<GcState> read_gc_state(const python::Target& target);
+
+// The same, from a memory image: gc is the address of the GC state struct.
+std::optional<GcState> read_gc_state(const proc::MemoryReader& mem, const python::PyLayout& layout, uint64_t gc);
 
 }  // namespace leakscope::trace

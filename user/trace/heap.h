@@ -10,8 +10,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "analysis/leak_analyzer.h"
@@ -24,31 +26,48 @@ extern "C" {
 
 namespace leakscope::trace {
 
-class Tracer;
+// The kernel's side of each sample: the live maps, keyed by address, hold the
+// seq of the newest sample born there until user space forgets it.
+class LiveMaps {
+public:
+    virtual ~LiveMaps() = default;
+    virtual std::optional<uint64_t> live_seq(ls_family family, uint64_t addr) const = 0;
+    virtual void forget(ls_family family, uint64_t addr) = 0;
+};
 
 // A site is one symbolized Python stack; several kernel stacks (different
-// bytecode offsets on the same lines) can be the same site.
+// bytecode offsets on the same lines, different native callers) can be the
+// same site. Its frames are those of the first sample with native frames
+// under the Python ones, if any.
 struct SiteInfo {
     Stack frames;
 };
 
 class HeapTracker {
 public:
-    // resolve: kernel stack id -> symbolized stack (called once per stack id).
-    using StackResolver = std::function<std::pair<Stack, uint32_t>(uint64_t stack_id)>;
+    // resolve: kernel stack ids (Python, and native for native blocks; -1:
+    // none) -> symbolized stack and its ls_stack_flags (called once per pair).
+    using StackResolver = std::function<std::pair<Stack, uint32_t>(uint64_t stack_id, int32_t native_stack_id)>;
 
-    HeapTracker(uint64_t sample_bytes, uint64_t start_ns, StackResolver resolve);
+    HeapTracker(uint64_t start_ns, StackResolver resolve);
 
     void add(const ls_sample& sample);
 
     // Retires samples that died since the last sweep. full_collections is the
     // target's cumulative count of oldest-generation collections.
-    void sweep(Tracer& tracer, const proc::MemoryReader& mem, double now_s, uint64_t full_collections);
+    void sweep(LiveMaps& live, const proc::MemoryReader& mem, double now_s, uint64_t full_collections);
 
-    analysis::Snapshot snapshot(double t_s, uint64_t full_collections, uint64_t collections,
-                                uint64_t rss_bytes) const;
+    // Each thread's current Python stack, sampled during the interval: every
+    // site whose whole stack one of them is running is counted as running.
+    void sample_running(const std::vector<Stack>& thread_stacks);
+
+    // The interval's readings; starts the next interval's running counts.
+    analysis::Snapshot snapshot(double t_s, uint64_t full_collections, uint64_t collections, uint64_t rss_bytes);
 
     const SiteInfo* site(analysis::SiteId id) const;
+
+    // Addresses of up to max sampled objects of the site still alive.
+    std::vector<uint64_t> live_objects(analysis::SiteId id, size_t max) const;
 
 private:
     struct Sample {
@@ -71,16 +90,27 @@ private:
         size_t operator()(const LiveKey& k) const { return std::hash<uint64_t>()(k.addr * 2 + k.family); }
     };
 
-    analysis::SiteId site_of(uint64_t stack_id);
+    analysis::SiteId site_of(uint64_t stack_id, int32_t native_stack_id);
+    analysis::SiteId caller_of(analysis::SiteId id) const;
     bool object_alive(const proc::MemoryReader& mem, uint64_t addr, uint64_t type) const;
 
-    double sample_bytes_;
     uint64_t start_ns_;
     StackResolver resolve_;
-    std::unordered_map<uint64_t, analysis::SiteId> site_by_stack_;
+    struct StackKey {
+        uint64_t python;
+        int32_t native;
+        bool operator==(const StackKey&) const = default;
+    };
+    struct StackKeyHash {
+        size_t operator()(const StackKey& k) const { return std::hash<uint64_t>()(k.python * 31 + uint64_t(k.native)); }
+    };
+    std::unordered_map<StackKey, analysis::SiteId, StackKeyHash> site_by_stack_;
     std::unordered_map<analysis::SiteId, SiteInfo> sites_;
     std::unordered_map<analysis::SiteId, SiteTotals> totals_;
     std::unordered_map<LiveKey, Sample, LiveKeyHash> live_;
+    std::unordered_set<analysis::SiteId> changed_;  // sites with a birth or death since the last snapshot
+    std::unordered_map<analysis::SiteId, uint64_t> running_;  // this interval's running samples per site
+    uint64_t stack_samples_ = 0;                              // this interval's sample_running calls
     double last_full_gc_s_ = -1;  // sweep time before the newest full collection
     uint64_t full_collections_seen_ = 0;
     double last_sweep_s_ = 0;

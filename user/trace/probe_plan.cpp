@@ -1,14 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "trace/probe_plan.h"
 
-#include <elf.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <gelf.h>
-#include <libelf.h>
-#include <unistd.h>
 
 #include <array>
+#include <set>
 
 #include "trace/disasm.h"
 
@@ -18,40 +14,6 @@ namespace {
 // _PyTraceMalloc_Config.tracing: the flag every _Py_NewReference tests first (3.8-3.11).
 constexpr const char* kTracemallocConfig = "_Py_tracemalloc_config";
 constexpr int64_t kTracingField = 4;
-
-// The GOT slot the dynamic linker fills with &symbol (R_X86_64_GLOB_DAT), 0 if none.
-// Position-independent builds reach exported data only through it.
-uint64_t got_slot(const std::string& path, const std::string& symbol) {
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
-    elf_version(EV_CURRENT);
-    Elf* e = elf_begin(fd, ELF_C_READ, nullptr);
-    uint64_t slot = 0;
-    for (Elf_Scn* scn = nullptr; e && !slot && (scn = elf_nextscn(e, scn));) {
-        GElf_Shdr sh;
-        if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA) continue;
-        Elf_Scn* symscn = elf_getscn(e, sh.sh_link);
-        GElf_Shdr symsh;
-        Elf_Data* rel = elf_getdata(scn, nullptr);
-        Elf_Data* syms = symscn ? elf_getdata(symscn, nullptr) : nullptr;
-        if (!rel || !syms || !gelf_getshdr(symscn, &symsh)) continue;
-        for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; ++i) {
-            GElf_Rela r;
-            GElf_Sym s;
-            if (!gelf_getrela(rel, static_cast<int>(i), &r) || GELF_R_TYPE(r.r_info) != R_X86_64_GLOB_DAT ||
-                !gelf_getsym(syms, static_cast<int>(GELF_R_SYM(r.r_info)), &s))
-                continue;
-            const char* name = elf_strptr(e, symsh.sh_link, s.st_name);
-            if (name && symbol == name) {
-                slot = r.r_offset;
-                break;
-            }
-        }
-    }
-    if (e) elf_end(e);
-    close(fd);
-    return slot;
-}
 
 std::string describe(const elf::ElfFile& elf, uint64_t vaddr, const std::string& insn) {
     auto fn = elf.find_symbol([&](const elf::Symbol& s) {
@@ -91,7 +53,7 @@ void plan_object_births(const Binary& py, ProbePlan& plan) {
     if (auto config = elf.symbol(kTracemallocConfig)) {
         auto text = elf.section(".text");
         if (text && !text->is_nobits()) {
-            uint64_t got = elf.is_position_dependent() ? 0 : got_slot(py.path, kTracemallocConfig);
+            uint64_t got = elf.is_position_dependent() ? 0 : elf.got_slot(kTracemallocConfig).value_or(0);
             SiteScan scan = find_new_reference_sites(text->vaddr, elf.section_data(*text),
                                                      config->value + kTracingField, got, kTracingField);
             for (const auto& site : scan.sites) {
@@ -132,14 +94,21 @@ void plan_native(const Binary& libc, ProbePlan& plan) {
         ProbeKind kind;
         bool returns;
     };
-    static constexpr std::array<Hook, 4> kHooks{{{"malloc", ProbeKind::Malloc, true},
+    // valloc and pvalloc take their size where malloc does. posix_memalign is
+    // not traced: it returns the block through a pointer, not in a register.
+    static constexpr std::array<Hook, 8> kHooks{{{"malloc", ProbeKind::Malloc, true},
                                                  {"calloc", ProbeKind::Calloc, true},
                                                  {"realloc", ProbeKind::Realloc, true},
+                                                 {"memalign", ProbeKind::AlignedAlloc, true},
+                                                 {"aligned_alloc", ProbeKind::AlignedAlloc, true},
+                                                 {"valloc", ProbeKind::Malloc, true},
+                                                 {"pvalloc", ProbeKind::Malloc, true},
                                                  {"free", ProbeKind::Free, false}}};
     const ls_reg args[] = {LS_REG_DI, LS_REG_SI};
+    std::set<uint64_t> hooked;  // aliases (memalign = aligned_alloc in glibc) are hooked once
     for (const auto& hook : kHooks) {
         auto sym = libc.elf->symbol(hook.name);
-        if (!sym) continue;
+        if (!sym || !hooked.insert(sym->value).second) continue;
         // Entries that also carry a return probe stay on the first instruction.
         auto probe = hook.returns ? entry_probe(libc, *sym, hook.kind)
                                   : function_probe(libc, *sym, hook.kind, args, 0);
@@ -151,7 +120,8 @@ void plan_native(const Binary& libc, ProbePlan& plan) {
             plan.probes.push_back(ret);
         }
     }
-    plan.notes.push_back("native memory: libc malloc, calloc, realloc (entry + return) and free");
+    plan.notes.push_back("native memory: libc malloc, calloc, realloc, memalign, aligned_alloc, valloc, pvalloc "
+                         "(entry + return) and free");
 }
 
 void plan_gc(const Binary& py, ProbePlan& plan) {
@@ -194,6 +164,7 @@ const char* probe_kind_name(ProbeKind kind) {
     case ProbeKind::Malloc: return "malloc";
     case ProbeKind::Calloc: return "calloc";
     case ProbeKind::Realloc: return "realloc";
+    case ProbeKind::AlignedAlloc: return "aligned-alloc";
     case ProbeKind::MallocReturn: return "malloc-return";
     case ProbeKind::Free: return "free";
     case ProbeKind::GcEnter: return "gc-enter";

@@ -17,6 +17,7 @@ enum class ProbeKind {
     Malloc,        // libc malloc family entries
     Calloc,
     Realloc,
+    AlignedAlloc,  // memalign / aligned_alloc (alignment, size)
     MallocReturn,  // return of the above
     Free,
     GcEnter,       // collector function entry / return

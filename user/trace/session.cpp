@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -16,33 +15,41 @@
 #include "core/error.h"
 #include "core/preflight.h"
 #include "proc/maps.h"
+#include "native/native_frames.h"
+#include "python/stack_walk.h"
 #include "python/layout_check.h"
 #include "python/symbolizer.h"
 #include "python/target.h"
 #include "report/build.h"
-#include "report/json_reporter.h"
+#include "report/outputs.h"
 #include "report/text_reporter.h"
+#include "snapshot/held_by.h"
 #include "trace/gc_state.h"
 #include "trace/governor.h"
 #include "trace/heap.h"
 #include "trace/launch.h"
+#include "trace/lineage.h"
 #include "trace/probe_plan.h"
+#include "trace/session_lock.h"
+#include "trace/signals.h"
 #include "trace/tracer.h"
 
 namespace leakscope::trace {
 namespace {
 
-std::atomic<int> g_stop_signal{0};
-
-void on_stop_signal(int sig) { g_stop_signal = sig; }
-
-void install_signal_handlers() {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
+// The tracer's error counters (the LS_ERRORS vocabulary) as report drops.
+void add_tracer_drops(const std::array<uint64_t, LS_ERR_COUNT>& errors, std::vector<report::Drop>& out) {
+    static const char* kNames[] = {
+#define LS_ERR_NAME(name, remedy) #name,
+        LS_ERRORS(LS_ERR_NAME)
+#undef LS_ERR_NAME
+    };
+    static const char* kRemedies[] = {
+#define LS_ERR_REMEDY(name, remedy) remedy,
+        LS_ERRORS(LS_ERR_REMEDY)
+#undef LS_ERR_REMEDY
+    };
+    for (size_t e = 0; e < errors.size(); ++e) out.push_back({kNames[e], errors[e], kRemedies[e]});
 }
 
 uint64_t monotonic_ns() {
@@ -73,8 +80,13 @@ LibC find_libc(pid_t pid) {
 // between sampling less and attaching less (a deep stack: ~20 frames of reads).
 constexpr double kStackWalkS = 10e-6;
 
+// How often the threads' current stacks are sampled (a few reads each).
+constexpr uint64_t kStackSampleNs = 250'000'000;
+
 // Stacks listed under memory growth.
 constexpr size_t kGrowthSites = 10;
+// Sampled live objects per suspect whose holders are looked up at the end.
+constexpr size_t kHeldBySamples = 64;
 
 // Trace mode warns once its estimated overhead passes this.
 constexpr double kTraceWarnPct = 50;
@@ -93,9 +105,10 @@ class Session {
 public:
     Session(const cli::Config& c, python::Target target, LaunchedCommand* command)
         : c_(c), target_(std::move(target)), command_(command), symbolizer_(*target_.mem, target_.layout, target_.code_type),
-          start_ns_(monotonic_ns()),
-          heap_(c.sample_bytes, start_ns_, [this](uint64_t id) { return resolve(id); }),
-          governor_(governor_config(c)) {}
+          native_symbolizer_(target_.interp.pid),
+          start_ns_(monotonic_ns()), start_unix_s_(double(time(nullptr))),
+          heap_(start_ns_, [this](uint64_t id, int32_t native_id) { return resolve(id, native_id); }),
+          governor_(governor_config(c)), lineage_(target_.interp.pid) {}
 
     void attach() {
         libc_ = find_libc(target_.interp.pid);
@@ -111,6 +124,7 @@ public:
         tc.stack_storage = c_.stack_storage;
         tc.max_live = c_.max_live;
         tc.fault_period = c_.fault_period;
+        tc.multi_uprobe = !c_.per_probe_links;
         tracer_ = std::make_unique<Tracer>(tc, plan_, [this](const ls_sample& s) { heap_.add(s); });
         floor_ns_ = tracer_->measure_probe_floor_ns();
         if (c_.fault_period && !tracer_->samples_faults())
@@ -125,22 +139,28 @@ public:
     bool loop() {
         const uint64_t interval_ns = uint64_t(c_.interval_s * 1e9);
         const uint64_t end_ns = c_.duration_s > 0 ? start_ns_ + uint64_t(c_.duration_s * 1e9) : UINT64_MAX;
-        uint64_t next_report = start_ns_ + interval_ns;
+        uint64_t next_report = start_ns_ + interval_ns, next_stack_sample = start_ns_;
         bool target_gone = false;
-        while (!g_stop_signal) {
+        while (!stop_signal()) {
             tracer_->poll(100);
             govern();
             target_gone = command_ ? command_->exited() : !proc::process_running(target_.interp.pid);
             if (target_gone) break;
+            lineage_.poll();
+            if (lineage_.exec_seen()) break;  // the probes and the layout were made for the old program
             uint64_t now = monotonic_ns();
             if (now >= end_ns) break;
+            if (now >= next_stack_sample && (layout_checked_ || !command_)) {
+                sample_running_stacks();
+                next_stack_sample = now + kStackSampleNs;
+            }
             if (now >= next_report) {
                 interval(false, true);
                 next_report += interval_ns;
             }
         }
         tracer_->poll(0);
-        return interval(true, !target_gone && proc::process_running(target_.interp.pid));
+        return interval(true, !target_gone && !lineage_.exec_seen() && proc::process_running(target_.interp.pid));
     }
 
 private:
@@ -178,10 +198,28 @@ private:
                            std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
     }
 
-    std::pair<Stack, uint32_t> resolve(uint64_t stack_id) {
+    // What each thread is running now: a site whose whole stack is running
+    // in nearly every sample is a heap still being built by one call.
+    void sample_running_stacks() {
+        std::vector<Stack> stacks;
+        const ls_py_offsets offsets = target_.layout.bpf_offsets();
+        for (uint64_t ts : target_.thread_states()) {
+            const python::WalkedStack w = python::walk_stack(*target_.mem, offsets, ts, LS_MAX_FRAMES);
+            if (!(w.flags & (LS_STACK_READ_FAILED | LS_STACK_TRUNCATED | LS_STACK_CYCLE)))
+                stacks.push_back(symbolizer_.symbolize(w.frames.data(), w.frames.size()));
+        }
+        heap_.sample_running(stacks);
+    }
+
+    // The Python stack, with the native frames under it for native blocks.
+    std::pair<Stack, uint32_t> resolve(uint64_t stack_id, int32_t native_stack_id = -1) {
         auto st = stack_id ? tracer_->stack(stack_id) : std::nullopt;
-        if (!st) return {{}, 0};
-        return {symbolizer_.symbolize(st->frames, std::min<uint32_t>(st->depth, LS_MAX_FRAMES)), st->flags};
+        Stack python = st ? symbolizer_.symbolize(st->frames, std::min<uint32_t>(st->depth, LS_MAX_FRAMES)) : Stack{};
+        const uint32_t flags = st ? st->flags : 0;
+        if (native_stack_id < 0) return {std::move(python), flags};
+        auto merged = native::merge(native_symbolizer_.symbolize(tracer_->native_stack(native_stack_id)), python);
+        native_incomplete_ += merged.incomplete;
+        return {std::move(merged.frames), flags};
     }
 
     void print_plan() const {
@@ -207,19 +245,50 @@ private:
             heap_.sweep(*tracer_, *target_.mem, t, last_gc_ ? last_gc_->full_collections() : 0);
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
-            analyzer_.add(heap_.snapshot(t, last_gc_ ? last_gc_->full_collections() : 0,
-                                         last_gc_ ? last_gc_->collections() : 0, last_memory_.rss));
+            analysis::Snapshot snap = heap_.snapshot(t, last_gc_ ? last_gc_->full_collections() : 0,
+                                                     last_gc_ ? last_gc_->collections() : 0, last_memory_.rss);
+            if (held_) analyzer_.add(*held_);
+            held_.reset();
+            if (final)
+                analyzer_.add(snap);
+            else
+                held_ = std::move(snap);
+        } else if (final && held_) {
+            commit_held_at_exit();
         }
-        report::Report r = build(t, final);
+        if (final) analyzer_.conclude();
+        // Reports show the held reading too; only the analysis keeps it back.
+        if (held_) {
+            shown_ = analyzer_;
+            shown_.add(*held_);
+        }
+        report::Report r = build(t, final, held_ ? shown_ : analyzer_);
         ++reports_;
+        write_report(r);
+        return !r.suspects.empty();
+    }
+
+    // The latest reading is held back from the analysis until the next one.
+    // If the target exits first and the reading holds less than the one
+    // before, it caught interpreter shutdown freeing the heap: not what the
+    // program does, so it is left out (and said).
+    void commit_held_at_exit() {
+        double live = 0;
+        for (const auto& site : held_->sites) live += site.live_bytes;
+        const auto& iv = analyzer_.intervals();
+        if (!iv.empty() && live < iv.back().live_bytes)
+            shutdown_reading_s_ = held_->t_s;
+        else
+            analyzer_.add(*held_);
+        held_.reset();
+    }
+
+    // Every report goes to stdout as text; the final one also to each output
+    // file (Config::output_paths(), all checked for writability before attaching).
+    void write_report(const report::Report& r) const {
         report::TextReporter({.tty = use_color()}).write(r, std::cout);
         std::cout.flush();
-        if (final && !c_.json_file.empty()) {
-            std::ofstream out(c_.json_file);
-            if (!out) throw Error(Errc::Io, fmt::format("cannot write {}", c_.json_file));
-            report::JsonReporter({.indent = 2}).write(r, out);
-        }
-        return !r.suspects.empty();
+        if (r.final) report::write_outputs(r, c_.outputs);
     }
 
     bool use_color() const {
@@ -231,19 +300,39 @@ private:
         return s ? s->frames : Stack{};
     }
 
-    report::Report build(double t, bool final) {
+    // What keeps a few of each suspect's sampled live objects alive, from one
+    // heap read; a target that cannot be read any more just has none.
+    void add_held_by(report::Report& r) {
+        if (r.suspects.empty() || !proc::process_running(target_.interp.pid)) return;
+        std::vector<std::vector<uint64_t>> objects;
+        for (const auto& s : r.suspects) objects.push_back(heap_.live_objects(s.site_id, kHeldBySamples));
+        try {
+            auto paths = snapshot::held_by(target_, objects);
+            for (size_t i = 0; i < r.suspects.size(); ++i) r.suspects[i].held_by = std::move(paths[i]);
+        } catch (const Error& e) {
+            std::cerr << "leakscope: holders of the suspects not found: " << e.what() << "\n";
+        }
+    }
+
+    report::Report build(double t, bool final, const analysis::LeakAnalyzer& analysis) {
         report::Report r;
-        r.target = {target_.interp.pid, target_.interp.version.str(), target_.interp.binary_path};
+        r.target = {target_.interp.pid, target_.interp.version.str(), target_.interp.binary_path, lineage_.exec_seen(),
+                    {lineage_.children().begin(), lineage_.children().end()}};
         r.mode = c_.mode;
+        r.start_unix_s = start_unix_s_;
         r.elapsed_s = t;
         r.interval = reports_ + 1;
         r.final = final;
         r.memory.rss_bytes = last_memory_.rss;
         r.memory.pss_bytes = last_memory_.pss;
-        if (!analyzer_.intervals().empty()) r.memory.python_heap_bytes = heap_python_bytes();
-        for (const auto& s : analyzer_.top_sites(10)) r.top_sites.push_back(report::make_site(s, frames_of(s.site)));
-        for (const auto& s : analyzer_.suspects()) r.suspects.push_back(report::make_suspect(s, frames_of(s.site)));
-        r.intervals = report::make_intervals(analyzer_.intervals());
+        if (const auto& iv = analysis.intervals(); !iv.empty())
+            r.memory.python_heap_bytes = uint64_t(iv.back().python_heap_bytes);
+        for (const auto& s : analysis.top_sites(10)) r.top_sites.push_back(report::make_site(s, frames_of(s.site)));
+        for (const auto& s : analysis.suspects())
+            r.suspects.push_back(report::make_suspect(s, frames_of(s.site), analysis.history(s.site)));
+        if (final) add_held_by(r);
+        for (const auto& s : analysis.all_sites()) r.profile.push_back(report::make_profile_stack(s, frames_of(s.site)));
+        r.intervals = report::make_intervals(analysis.intervals());
         r.growth = growth();
 
         r.gc.observed = last_gc_.has_value();
@@ -259,22 +348,18 @@ private:
             r.gc.pauses = report::GcPauses{p.collections, double(p.pause_ns) / 1e6, double(p.max_pause_ns) / 1e6};
         }
 
-        auto errors = tracer_->error_counters();
-        static const char* kNames[] = {
-#define LS_ERR_NAME(name, remedy) #name,
-            LS_ERRORS(LS_ERR_NAME)
-#undef LS_ERR_NAME
-        };
-        static const char* kRemedies[] = {
-#define LS_ERR_REMEDY(name, remedy) remedy,
-            LS_ERRORS(LS_ERR_REMEDY)
-#undef LS_ERR_REMEDY
-        };
-        for (size_t e = 0; e < errors.size(); ++e)
-            if (errors[e]) r.drops.push_back({kNames[e], errors[e], kRemedies[e]});
-        if (symbolizer_.failed_reads())
-            r.drops.push_back({"SYMBOLIZE_FAILED", symbolizer_.failed_reads(),
-                               "code objects that could not be read (freed before symbolization)"});
+        add_tracer_drops(tracer_->error_counters(), r.drops);
+        for (const auto& d : symbolizer_.drops().counters()) r.drops.push_back({d.name, d.count, d.remedy});
+        if (native_incomplete_)
+            r.drops.push_back({"NATIVE_STACK_INCOMPLETE", native_incomplete_,
+                               "native stacks that stop before the interpreter: a binary without frame pointers "
+                               "(most distribution builds, glibc) ends the walk; the innermost native frames and "
+                               "all Python frames are shown"});
+        if (shutdown_reading_s_ >= 0)
+            r.drops.push_back({"READING_AT_EXIT", 1,
+                               fmt::format("the reading at {:.1f} s held less than the one before and the target "
+                                           "exited before the next: interpreter shutdown freeing the heap, left out "
+                                           "of the analysis", shutdown_reading_s_)});
 
         auto counters = tracer_->family_counters();
         r.sampling.sample_bytes = sample_bytes_;
@@ -309,23 +394,25 @@ private:
         return false;
     }
 
-    uint64_t heap_python_bytes() const {
-        const auto& iv = analyzer_.intervals();
-        return iv.empty() ? 0 : uint64_t(iv.back().python_heap_bytes);
-    }
-
     const cli::Config& c_;
     python::Target target_;
     LaunchedCommand* command_;
     python::Symbolizer symbolizer_;
+    native::NativeSymbolizer native_symbolizer_;
+    uint64_t native_incomplete_ = 0;  // native stacks that did not reach the eval loop
     uint64_t start_ns_;
+    double start_unix_s_;
     HeapTracker heap_;
     Governor governor_;
+    LineageWatch lineage_;
     uint64_t sample_bytes_ = c_.sample_bytes;
     double floor_ns_ = 0;
     double probe_cpu_s_ = 0;
     bool warned_ = false;
     analysis::LeakAnalyzer analyzer_;
+    std::optional<analysis::Snapshot> held_;  // the latest reading, not yet analysed
+    analysis::LeakAnalyzer shown_;            // analyzer_ with held_, for the reports
+    double shutdown_reading_s_ = -1;          // a reading left out: taken during shutdown
     LibC libc_;
     ProbePlan plan_;
     std::unique_ptr<Tracer> tracer_;
@@ -338,9 +425,10 @@ private:
 }  // namespace
 
 int run(const cli::Config& c) {
+    preflight::check_writable(c.output_paths());
     preflight::check_can_trace();
     preflight::check_kernel();
-    install_signal_handlers();
+    install_stop_signals();
 
     std::unique_ptr<LaunchedCommand> command;
     pid_t pid = c.pid;
@@ -349,8 +437,10 @@ int run(const cli::Config& c) {
         pid = command->pid();
     } else {
         preflight::check_process(pid);
+        preflight::check_can_read(pid);
     }
 
+    SessionLock lock(pid);
     bool leaked = false;
     {
         Session session(c, python::open_target(pid, {c.debug_dir}, !command), command.get());
@@ -360,7 +450,7 @@ int run(const cli::Config& c) {
     }  // every probe is detached here
 
     if (!command) return 0;
-    if (g_stop_signal && !command->exited()) kill(command->pid(), g_stop_signal);
+    if (stop_signal() && !command->exited()) kill(command->pid(), stop_signal());
     int status = command->wait();
     return c.fail_on_leak && leaked ? cli::kLeakFoundStatus : status;
 }

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -21,6 +22,7 @@
 #include "core/error.h"
 #include "proc/maps.h"
 #include "leakscope_bpf.skel.h"
+#include "trace/uprobe_multi.h"
 
 // Calibration point: a function that starts with an instruction the kernel
 // emulates (push), like the probe sites the plan picks.
@@ -39,7 +41,6 @@ namespace leakscope::trace {
 namespace {
 
 // enum bpf_attach_type BPF_TRACE_UPROBE_MULTI, newer than this libbpf's headers.
-constexpr auto kAttachUprobeMulti = static_cast<enum bpf_attach_type>(48);
 
 int silence_libbpf(enum libbpf_print_level level, const char* fmt, va_list args) {
     if (level == LIBBPF_WARN && std::getenv("LEAKSCOPE_DEBUG_LIBBPF")) return vfprintf(stderr, fmt, args);
@@ -62,6 +63,7 @@ bpf_program* program_for(leakscope_bpf* skel, ProbeKind kind) {
     case ProbeKind::Malloc: return skel->progs.ls_malloc;
     case ProbeKind::Calloc: return skel->progs.ls_calloc;
     case ProbeKind::Realloc: return skel->progs.ls_realloc;
+    case ProbeKind::AlignedAlloc: return skel->progs.ls_aligned_alloc;
     case ProbeKind::MallocReturn: return skel->progs.ls_malloc_return;
     case ProbeKind::Free: return skel->progs.ls_free;
     case ProbeKind::GcEnter: return skel->progs.ls_gc_enter;
@@ -81,8 +83,9 @@ int handle_sample(void* ctx, void* data, size_t size) {
 }
 
 // The probes duty-cycled with the overhead budget; the GC probes stay attached.
-constexpr ProbeKind kAllocationKinds[] = {ProbeKind::ObjectNew, ProbeKind::Malloc,       ProbeKind::Calloc,
-                                          ProbeKind::Realloc,   ProbeKind::MallocReturn, ProbeKind::Free};
+constexpr ProbeKind kAllocationKinds[] = {ProbeKind::ObjectNew,    ProbeKind::Malloc,       ProbeKind::Calloc,
+                                          ProbeKind::Realloc,      ProbeKind::AlignedAlloc, ProbeKind::MallocReturn,
+                                          ProbeKind::Free};
 
 bool is_allocation_probe(ProbeKind kind) {
     return std::find(std::begin(kAllocationKinds), std::end(kAllocationKinds), kind) != std::end(kAllocationKinds);
@@ -130,7 +133,7 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
     // Multi-uprobe links (Linux 6.6+) attach and detach a whole group of probes
     // at once; older kernels refuse the attach type at load and get one perf
     // event per probe instead.
-    int err = open_and_load(c, true);
+    int err = c.multi_uprobe ? open_and_load(c, true) : -EOPNOTSUPP;
     if (err) err = open_and_load(c, false);
     if (err) throw Error(Errc::AttachFailed, fmt::format("the kernel refused leakscope's BPF programs: {}", strerror(-err)));
     // Run-time statistics of the programs, for the measured overhead (best effort).
@@ -150,16 +153,13 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
             (is_allocation_probe(probe.kind) ? allocation_plan_ : always).push_back(probe);
         if (multi_) attach_grouped(always);
         else
-            for (const auto& probe : always) attach(probe);
+            for (const auto& probe : always) links_.push_back(attach(probe));
         if (c.fault_period) sample_page_faults(c.fault_period);
         set_allocation_probes(true);
         ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
         if (!ring_) throw Error(Errc::AttachFailed, "cannot open the sample ring buffer");
     } catch (...) {
-        detach_all();
-        leakscope_bpf__destroy(skel_);
-        if (stats_fd_ >= 0) close(stats_fd_);
-        for (const auto& [path, fd] : binary_fds_) close(fd);
+        teardown();
         throw;
     }
 }
@@ -192,52 +192,32 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     return err;
 }
 
-// One multi-uprobe link for `probes` (all of one kind, in one binary); returns its fd.
+// One multi-uprobe link for `probes` (all of one kind, in one binary) on
+// pid's tasks; returns its fd.
 int Tracer::attach_multi(ProbeKind kind, const std::string& binary, const std::vector<const Probe*>& probes,
-                         bpf_program* prog) {
+                         bpf_program* prog, pid_t pid) {
     std::vector<uint64_t> offsets, cookies;
     for (const Probe* p : probes) {
         offsets.push_back(p->file_offset);
         cookies.push_back(p->cookie);
     }
     const bool ret = kind == ProbeKind::MallocReturn || kind == ProbeKind::GcExit;
-    // union bpf_attr.link_create for BPF_TRACE_UPROBE_MULTI (Linux 6.6+), which
-    // this libbpf predates.
-    struct {
-        uint32_t prog_fd, target_fd, attach_type, flags;
-        uint64_t path, offsets, ref_ctr_offsets, cookies;
-        uint32_t cnt, multi_flags, pid, pad;
-    } link{};
-    link.prog_fd = static_cast<uint32_t>(bpf_program__fd(prog));
-    link.attach_type = kAttachUprobeMulti;
-    const std::string path = held_path(binary);
-    link.path = reinterpret_cast<uint64_t>(path.c_str());
-    link.offsets = reinterpret_cast<uint64_t>(offsets.data());
-    link.cookies = reinterpret_cast<uint64_t>(cookies.data());
-    link.cnt = static_cast<uint32_t>(offsets.size());
-    link.multi_flags = ret ? 1u /* BPF_F_UPROBE_MULTI_RETURN */ : 0u;
-    link.pid = static_cast<uint32_t>(pid_);
-    union bpf_attr attr;
-    std::memset(&attr, 0, sizeof attr);
-    std::memcpy(&attr, &link, sizeof link);
-    int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
-    if (fd < 0) {
-        int e = errno;
-        if (e == ESRCH) throw Error(Errc::TargetExited, fmt::format("PID {} exited while probes were attached", pid_));
+    int fd = create_uprobe_multi_link(bpf_program__fd(prog), held_path(binary), offsets, cookies, pid, ret);
+    if (fd == -ESRCH) throw Error(Errc::TargetExited, fmt::format("PID {} exited while probes were attached", pid));
+    if (fd < 0)
         throw Error(Errc::AttachFailed, fmt::format("cannot attach {} {} probes in {}: {}", probes.size(),
-                                                    probe_kind_name(kind), binary, strerror(e)));
-    }
+                                                    probe_kind_name(kind), binary, strerror(-fd)));
     return fd;
 }
 
 void Tracer::attach_grouped(const std::vector<Probe>& probes) {
     std::map<std::pair<ProbeKind, std::string>, std::vector<const Probe*>> groups;
     for (const auto& probe : probes) {
-        if (probe.kind == ProbeKind::UsdtGcStart || probe.kind == ProbeKind::UsdtGcDone) attach(probe);
+        if (probe.kind == ProbeKind::UsdtGcStart || probe.kind == ProbeKind::UsdtGcDone) links_.push_back(attach(probe));
         else groups[{probe.kind, probe.binary}].push_back(&probe);
     }
     for (const auto& [key, group] : groups) {
-        int fd = attach_multi(key.first, key.second, group, program_for(skel_, key.first));
+        int fd = attach_multi(key.first, key.second, group, program_for(skel_, key.first), pid_);
         (is_allocation_probe(key.first) ? allocation_links_ : multi_links_).push_back(fd);
         attached_ += group.size();
     }
@@ -248,6 +228,7 @@ void Tracer::set_allocation_probes(bool on) {
     allocation_on_ = on;
     if (!on) {
         close_links(allocation_links_);
+        destroy_links(allocation_perf_links_);
         attached_ -= allocation_plan_.size();
         return;
     }
@@ -257,7 +238,7 @@ void Tracer::set_allocation_probes(bool on) {
     if (multi_) {
         attach_grouped(allocation_plan_);
     } else {
-        for (const auto& probe : allocation_plan_) attach(probe);
+        for (const auto& probe : allocation_plan_) allocation_perf_links_.push_back(attach(probe));
     }
 }
 
@@ -267,6 +248,7 @@ void Tracer::set_sample_bytes(uint64_t sample_bytes) {
         double u = (i + 0.5) / LS_COUNTDOWN_DRAWS;
         skel_->bss->countdown_draws[i] = static_cast<__s64>(std::ceil(-std::log(u) * double(sample_bytes)));
     }
+    skel_->bss->sample_mean = sample_bytes;
 }
 
 ProgramCost Tracer::allocation_cost() const {
@@ -318,16 +300,25 @@ void Tracer::detach_all() {
     allocation_links_.clear();
     close_links(multi_links_);
     links_.insert(links_.end(), fault_links_.begin(), fault_links_.end());
+    links_.insert(links_.end(), allocation_perf_links_.begin(), allocation_perf_links_.end());
     fault_links_.clear();
+    allocation_perf_links_.clear();
     destroy_links(links_);
 }
 
-Tracer::~Tracer() {
+Tracer::~Tracer() { teardown(); }
+
+// The one way everything goes: the ring, every link, the programs, the descriptors.
+void Tracer::teardown() {
     if (ring_) ring_buffer__free(ring_);
+    ring_ = nullptr;
     detach_all();
     leakscope_bpf__destroy(skel_);
+    skel_ = nullptr;
     if (stats_fd_ >= 0) close(stats_fd_);
+    stats_fd_ = -1;
     for (const auto& [path, fd] : binary_fds_) close(fd);
+    binary_fds_.clear();
 }
 
 std::string Tracer::held_path(const std::string& binary) const {
@@ -357,19 +348,17 @@ double Tracer::measure_probe_floor_ns() {
         return best;
     };
     const double plain = time_calls();
-    const pid_t target = pid_;
-    pid_ = getpid();
+    // The probe is on leakscope itself; the target's pid_ is never touched.
     int fd = -1;
     bpf_link* link = nullptr;
     if (multi_) {
         std::vector<const Probe*> one{&probe};
-        fd = attach_multi(probe.kind, probe.binary, one, skel_->progs.ls_calibrate);
+        fd = attach_multi(probe.kind, probe.binary, one, skel_->progs.ls_calibrate, getpid());
     } else {
         LIBBPF_OPTS(bpf_uprobe_opts, opts);
-        link = bpf_program__attach_uprobe_opts(skel_->progs.ls_calibrate, pid_, probe.binary.c_str(),
+        link = bpf_program__attach_uprobe_opts(skel_->progs.ls_calibrate, getpid(), probe.binary.c_str(),
                                                probe.file_offset, &opts);
     }
-    pid_ = target;
     if (fd < 0 && !link) return 0;
     const double probed = time_calls();
     if (fd >= 0) close(fd);
@@ -377,7 +366,7 @@ double Tracer::measure_probe_floor_ns() {
     return std::max(0.0, (probed - plain) / kCalls);
 }
 
-void Tracer::attach(const Probe& probe) {
+bpf_link* Tracer::attach(const Probe& probe) {
     bpf_program* prog = program_for(skel_, probe.kind);
     bpf_link* link = nullptr;
     if (probe.kind == ProbeKind::UsdtGcStart || probe.kind == ProbeKind::UsdtGcDone) {
@@ -396,8 +385,19 @@ void Tracer::attach(const Probe& probe) {
                                                     probe_kind_name(probe.kind), probe.where, probe.binary,
                                                     strerror(err)));
     }
-    links_.push_back(link);
     ++attached_;
+    return link;
+}
+
+std::vector<uint64_t> Tracer::native_stack(int32_t id) const {
+    std::array<uint64_t, LS_MAX_NATIVE_FRAMES> ips{};
+    if (id < 0 || bpf_map__lookup_elem(skel_->maps.native_stacks, &id, sizeof id, ips.data(), sizeof ips, 0)) return {};
+    std::vector<uint64_t> out;
+    for (uint64_t ip : ips) {
+        if (!ip) break;
+        out.push_back(ip);
+    }
+    return out;
 }
 
 void Tracer::poll(int timeout_ms) { ring_buffer__poll(ring_, timeout_ms); }

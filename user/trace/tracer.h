@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "trace/heap.h"
 #include "trace/probe_plan.h"
 
 extern "C" {
@@ -36,6 +37,7 @@ struct TracerConfig {
     uint32_t stack_storage = 16384;
     uint32_t max_live = 262144;
     uint32_t fault_period = 0;  // sample one page fault in this many (0: none)
+    bool multi_uprobe = true;   // false: one perf event per probe, as kernels before 6.6 must
 };
 
 struct FamilyCounters {
@@ -52,7 +54,7 @@ struct ProgramCost {
     uint64_t hits = 0, run_ns = 0;
 };
 
-class Tracer {
+class Tracer : public LiveMaps {
 public:
     using SampleHandler = std::function<void(const ls_sample&)>;
 
@@ -68,9 +70,11 @@ public:
     void poll(int timeout_ms);
 
     std::optional<ls_stack> stack(uint64_t stack_id) const;
+    // Return addresses of a native stack, innermost first (empty when gone).
+    std::vector<uint64_t> native_stack(int32_t native_stack_id) const;
     // The seq a sampled address still has in the kernel's live map.
-    std::optional<uint64_t> live_seq(ls_family family, uint64_t addr) const;
-    void forget(ls_family family, uint64_t addr);
+    std::optional<uint64_t> live_seq(ls_family family, uint64_t addr) const override;
+    void forget(ls_family family, uint64_t addr) override;
 
     // Allocation probes on or off (GC probes stay); for duty-cycled tracing.
     void set_allocation_probes(bool on);
@@ -93,12 +97,13 @@ public:
 
 private:
     int open_and_load(const TracerConfig& config, bool multi);
-    void attach(const Probe& probe);  // one perf-event uprobe / USDT probe
+    bpf_link* attach(const Probe& probe);  // one perf-event uprobe / USDT probe
     void attach_grouped(const std::vector<Probe>& probes);
     void sample_page_faults(uint32_t period);
     int attach_multi(ProbeKind kind, const std::string& binary, const std::vector<const Probe*>& probes,
-                     bpf_program* prog);
+                     bpf_program* prog, pid_t pid);
     void detach_all();
+    void teardown();
     std::string held_path(const std::string& binary) const;
 
     pid_t pid_;
@@ -107,6 +112,7 @@ private:
     std::vector<bpf_link*> fault_links_;  // one perf event per thread, inherited by new threads
     std::vector<int> multi_links_;        // GC (always on)
     std::vector<int> allocation_links_;   // allocation probes (duty-cycled)
+    std::vector<bpf_link*> allocation_perf_links_;  // the same, one perf event each, without multi-uprobe links
     std::vector<Probe> allocation_plan_;
     bool allocation_on_ = false;
     bool multi_ = false;

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// HeapTracker: sample weights, which sites each snapshot reports, and
+// running-stack counts (a site runs in a sample when its whole stack is the
+// outer part of a thread's current stack).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "trace/heap.h"
+
+using namespace leakscope;
+using namespace leakscope::trace;
+
+TEST_CASE("a site runs while its whole stack is on a thread, callees below it allowed", "[heap]") {
+    const Stack load = {{"app.py", 23, "<dictcomp>"}, {"app.py", 23, "load"}, {"app.py", 36, "main"}};
+    const Stack serve = {{"app.py", 50, "serve"}, {"app.py", 40, "main"}};
+    HeapTracker heap(0, [&](uint64_t id, int32_t) { return std::pair<Stack, uint32_t>{id == 1 ? load : serve, 0}; });
+    heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 1, .size = 64, .sample_bytes = 4096});
+    heap.add(ls_sample{.addr = 0x2000, .seq = 2, .stack_id = 2, .type = 0x77, .ts_ns = 1, .size = 64, .sample_bytes = 4096});
+
+    Stack deeper = load;  // inside a call made from the comprehension
+    deeper.insert(deeper.begin(), Frame{"app.py", 5, "Record.__init__"});
+    heap.sample_running({deeper});
+    heap.sample_running({load, {{"app.py", 40, "main"}}});           // serve's call returned
+    heap.sample_running({{{"app.py", 24, "load"}, {"app.py", 36, "main"}}});  // another line of load
+    const auto snap = heap.snapshot(1.0, 0, 0, 0);
+    CHECK(snap.stack_samples == 3);
+    REQUIRE(snap.sites.size() == 2);
+    for (const auto& r : snap.sites) {
+        const SiteInfo* info = heap.site(r.site);
+        REQUIRE(info);
+        CHECK(r.running_samples == (info->frames == load ? 2u : 0u));
+    }
+    // The next interval starts from zero.
+    const auto next = heap.snapshot(2.0, 0, 0, 0);
+    CHECK(next.stack_samples == 0);
+    for (const auto& r : next.sites) CHECK(r.running_samples == 0);
+}
+
+TEST_CASE("each sample is weighed by the sampling distance it was drawn with", "[heap]") {
+    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    // The budget changed the distance from 4 KiB to 256 KiB between these two.
+    heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 1, .size = 100, .sample_bytes = 4096});
+    heap.add(ls_sample{.addr = 0x2000, .seq = 2, .stack_id = 1, .type = 0x77, .ts_ns = 1, .size = 100, .sample_bytes = 262144});
+    heap.add(ls_sample{.addr = 0x3000, .seq = 3, .stack_id = 1, .type = 0x77, .ts_ns = 1, .size = 100, .sample_bytes = 1});
+    const auto snap = heap.snapshot(1.0, 0, 0, 0);
+    REQUIRE(snap.sites.size() == 1);
+    const double expected = 100 / -std::expm1(-100.0 / 4096) + 100 / -std::expm1(-100.0 / 262144) + 100;
+    CHECK(snap.sites[0].live_bytes == Approx(expected));
+    CHECK(snap.sites[0].live_objects == Approx(expected / 100));
+    CHECK(snap.sites[0].alloc_bytes == Approx(expected));
+}
+
+TEST_CASE("native callers do not split a Python line's memory into several sites", "[heap]") {
+    const Stack python = {{"app.py", 36, "open_handle"}, {"app.py", 47, "main"}};
+    auto with_native = [&](const char* fn) {
+        Stack s = python;
+        s.insert(s.begin(), Frame{"/usr/lib/libffi.so.8", -1, fn, true});
+        return s;
+    };
+    HeapTracker heap(0, [&](uint64_t, int32_t native) {
+        return std::pair<Stack, uint32_t>{native < 0 ? python : with_native(native == 1 ? "ffi_call" : "+0x10"), 0};
+    });
+    heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 5, .type = 0x77, .ts_ns = 1, .size = 64,
+                       .family = LS_FAMILY_OBJECT, .sample_bytes = 1, .native_stack_id = -1});
+    heap.add(ls_sample{.addr = 0x2000, .seq = 2, .stack_id = 5, .ts_ns = 1, .size = 4096,
+                       .family = LS_FAMILY_NATIVE, .sample_bytes = 1, .native_stack_id = 1});
+    heap.add(ls_sample{.addr = 0x3000, .seq = 3, .stack_id = 5, .ts_ns = 1, .size = 4096,
+                       .family = LS_FAMILY_NATIVE, .sample_bytes = 1, .native_stack_id = 2});
+    const auto snap = heap.snapshot(1.0, 0, 0, 0);
+    REQUIRE(snap.sites.size() == 1);
+    CHECK(snap.sites[0].live_bytes == Approx(64 + 4096 * 2));
+    const SiteInfo* info = heap.site(snap.sites[0].site);
+    REQUIRE(info);
+    CHECK(info->frames == with_native("ffi_call"));  // the first native variant is shown
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The user-space frame walk over recorded images of every frame layout: whole
+// chains, chains that loop back, chains deeper than the bound, and frames
+// whose code objects cannot be read (shown as placeholders, counted).
+#include <catch2/catch.hpp>
+
+#include "python/stack_walk.h"
+#include "python/symbolizer.h"
+#include "support/py_image.h"
+
+using namespace leakscope;
+using namespace leakscope::python;
+using leakscope::testing::PyImage;
+
+namespace {
+
+const PyVersion kVersions[] = {{3, 8, 18}, {3, 10, 13}, {3, 11, 7}, {3, 12, 1}, {3, 13, 0}};
+
+std::vector<std::string> functions(const Stack& stack) {
+    std::vector<std::string> out;
+    for (const auto& f : stack) out.push_back(f.function);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("frame chains: whole, looping, too deep", "[stack_walk]") {
+    struct Case {
+        const char* what;
+        std::vector<int> previous;  // caller of each frame; empty: a plain chain of 3
+        size_t max_frames;
+        std::vector<std::string> shown;
+        uint32_t flags;
+    };
+    const Case cases[] = {
+        {"plain chain", {}, kMaxWalkFrames, {"f0", "f1", "f2"}, 0},
+        {"loops back to the first frame", {1, 2, 0}, kMaxWalkFrames, {"f0", "f1", "f2"}, LS_STACK_CYCLE},
+        {"loops back to the middle", {1, 2, 1}, kMaxWalkFrames, {"f0", "f1", "f2"}, LS_STACK_CYCLE},
+        {"frame is its own caller", {0, -1, -1}, kMaxWalkFrames, {"f0"}, LS_STACK_CYCLE},
+        {"deeper than the bound", {}, 2, {"f0", "f1"}, LS_STACK_TRUNCATED},
+    };
+    for (const auto& v : kVersions) {
+        const PyLayout L = *table_layout(v);
+        for (const auto& c : cases) {
+            INFO(v.str() << ": " << c.what);
+            PyImage image(L);
+            std::vector<uint64_t> codes;
+            for (int i = 0; i < 3; ++i) codes.push_back(image.add_code("app.py", "f" + std::to_string(i), 10 + i));
+            image.set_frames(codes, c.previous);
+            auto mem = image.memory();
+            WalkedStack walked = walk_stack(mem, image.o, image.tstate(), c.max_frames);
+            CHECK(walked.flags == c.flags);
+            Symbolizer sym(mem, L, PyImage::kCodeType);
+            CHECK(functions(sym.symbolize(walked.frames.data(), walked.frames.size())) == c.shown);
+        }
+    }
+}
+
+TEST_CASE("unreadable code objects and line tables are shown and counted once", "[stack_walk]") {
+    for (const auto& v : kVersions) {
+        INFO(v.str());
+        const PyLayout L = *table_layout(v);
+        PyImage image(L);
+        const uint64_t good = image.add_code("app.py", "ok", 5);
+        const uint64_t no_table = image.add_code("app.py", "no_table", 7);
+        const uint64_t gone = 0x900000;  // nothing mapped there
+        image.set_frames({good, gone, no_table, gone});
+        // The line table claims 2**40 bytes.
+        const uint64_t table = [&] {
+            uint64_t p;
+            std::memcpy(&p, image.regions[no_table].data() + L.code_linetable, 8);
+            return p;
+        }();
+        const int64_t huge = int64_t(1) << 40;
+        std::memcpy(image.regions[table].data() + L.bytes_size, &huge, 8);
+        auto mem = image.memory();
+
+        WalkedStack walked = walk_stack(mem, image.o, image.tstate());
+        CHECK(walked.flags == 0);
+        Symbolizer sym(mem, L, PyImage::kCodeType);
+        Stack stack = sym.symbolize(walked.frames.data(), walked.frames.size());
+        REQUIRE(stack.size() == 4);
+        CHECK(stack[0].file == "app.py");
+        CHECK(stack[0].function == "ok");
+        CHECK(stack[0].line != 0);  // from its (empty) table: no placeholder line
+        CHECK(stack[1].function == "<unreadable code object at 0x900000>");
+        CHECK(stack[2] == Frame{"app.py", 0, "no_table"});
+        CHECK(stack[3].function == stack[1].function);
+        CHECK(sym.drops().unreadable_code == 1);  // the same code object twice
+        CHECK(sym.drops().unreadable_linetables == 1);
+        CHECK(sym.drops().unreadable_strings == 0);
+    }
+}
