@@ -115,3 +115,74 @@ TEST_CASE("sample weights follow byte-weighted Poisson sampling", "[heap]") {
         CHECK(snap.sites[0].live_objects == Approx(c.weight));
     }
 }
+
+TEST_CASE("a sample sealed at the end of its window dies when its contents change", "[heap]") {
+    struct Case {
+        const char* what;
+        bool sealed;                            // the window closed: the probes were detached
+        std::optional<uint64_t> at_seal, now;   // the object's fingerprint then and at the sweep
+        bool alive;
+    };
+    const Case cases[] = {
+        {"same contents", true, 11, 11, true},
+        {"another str at its address", true, 11, 12, false},
+        {"no longer readable as one", true, 11, std::nullopt, false},
+        {"a mutable type: no fingerprint", true, std::nullopt, 12, true},
+        {"probes still attached: births there are seen", false, 11, 12, true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        std::optional<uint64_t> content = c.at_seal;
+        HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 3, "f"}}, 0}; },
+                         [&](uint64_t addr, uint64_t type) { return addr == kAddr && type == kType ? content : std::nullopt; });
+        proc::SnapshotMemory mem;
+        mem.add(kAddr, object_head(1, kType));
+        heap.add(sample(LS_FAMILY_OBJECT, 64));
+        if (c.sealed) {
+            heap.seal_window(mem);
+            heap.probes_detached(0.5);
+        }
+        content = c.now;
+        FakeLiveMaps live;
+        live.seqs[{LS_FAMILY_OBJECT, kAddr}] = kSeq;
+        heap.sweep(live, mem, 1.0, 0);
+        const auto snap = heap.snapshot(1.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK((snap.sites[0].live_objects > 0) == c.alive);
+    }
+}
+
+TEST_CASE("a sealed native block that holds a str is followed as that str", "[heap]") {
+    struct Case {
+        const char* what;
+        std::vector<uint8_t> head_at_seal, head_now;  // the block's first 16 bytes
+        std::optional<uint64_t> now;                  // the str's fingerprint at the sweep
+        bool alive;
+    };
+    const Case cases[] = {
+        {"the str is still there", object_head(1, kType), object_head(1, kType), 11, true},
+        {"freed unseen, another str there", object_head(1, kType), object_head(1, kType), 12, false},
+        {"freed unseen, memory reused", object_head(1, kType), object_head(0x4141414141414141, 0x4242), 11, false},
+        {"not an object: followed until free()", object_head(0, 0x1234), object_head(0x4141414141414141, 0x4242), 12, true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        std::optional<uint64_t> content = 11;
+        HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 3, "f"}}, 0}; },
+                         [&](uint64_t addr, uint64_t type) { return addr == kAddr && type == kType ? content : std::nullopt; });
+        heap.add(sample(LS_FAMILY_NATIVE, 4096));
+        proc::SnapshotMemory sealed;
+        sealed.add(kAddr, c.head_at_seal);
+        heap.seal_window(sealed);
+        heap.probes_detached(0.5);
+        content = c.now;
+        FakeLiveMaps live;
+        live.seqs[{LS_FAMILY_NATIVE, kAddr}] = kSeq;  // its free() was not seen
+        proc::SnapshotMemory mem;
+        mem.add(kAddr, c.head_now);
+        heap.sweep(live, mem, 1.0, 0);
+        const auto snap = heap.snapshot(1.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK((snap.sites[0].live_bytes > 0) == c.alive);
+    }
+}

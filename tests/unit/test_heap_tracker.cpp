@@ -74,3 +74,52 @@ TEST_CASE("native callers do not split a Python line's memory into several sites
     REQUIRE(info);
     CHECK(info->frames == with_native("ffi_call"));  // the first native variant is shown
 }
+
+TEST_CASE("a sample born in a tracing window stands for the whole span since the previous window", "[heap]") {
+    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    auto born = [&](uint64_t addr, double t_s) {
+        heap.add(ls_sample{.addr = addr, .seq = addr, .stack_id = 1, .type = 0x77,
+                           .ts_ns = uint64_t(t_s * 1e9), .size = 100, .sample_bytes = 1});
+    };
+    // Attached for the first second of ten: a birth stands for ten.
+    born(0x1000, 0.5);
+    heap.probes_detached(1.0);
+    // Attached again from 9 s to 10 s: the span since the last window is 9 s.
+    heap.probes_attached(9.0);
+    born(0x2000, 9.5);
+    SECTION("the open window is scaled as it stands") {
+        const auto snap = heap.snapshot(10.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK(snap.sites[0].live_objects == Approx(1 + 9));
+        CHECK(snap.sites[0].alloc_bytes == Approx(100 * (1 + 9)));
+    }
+    SECTION("a closed window keeps its multiplier, also for a sample delivered late") {
+        heap.probes_detached(10.0);
+        born(0x3000, 9.9);
+        const auto snap = heap.snapshot(20.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK(snap.sites[0].live_objects == Approx(1 + 9 + 9));
+        CHECK(snap.sites[0].alloc_objects == Approx(1 + 9 + 9));
+        CHECK(snap.sites[0].freed_objects == Approx(0));
+    }
+    SECTION("a death is retired with the weight of its birth") {
+        born(0x1000, 9.6);  // a newer birth at the first sample's address: it died unseen
+        heap.probes_detached(10.0);
+        const auto snap = heap.snapshot(20.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK(snap.sites[0].freed_objects == Approx(1));
+        CHECK(snap.sites[0].live_objects == Approx(9 + 9));
+        CHECK(snap.sites[0].alloc_objects - snap.sites[0].freed_objects == Approx(snap.sites[0].live_objects));
+    }
+}
+
+TEST_CASE("with the probes attached throughout, samples keep their sampling weight", "[heap]") {
+    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 2'000'000'000,
+                       .size = 100, .sample_bytes = 1});
+    for (double t : {3.0, 30.0}) {
+        const auto snap = heap.snapshot(t, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK(snap.sites[0].live_objects == Approx(1));
+    }
+}

@@ -12,6 +12,13 @@ namespace {
 // (3.12+ immortal objects use 0xFFFFFFFF, well below it.)
 constexpr uint64_t kMaxRefcount = 1ull << 40;
 
+// A window shorter than this is too short to scale by.
+constexpr double kMinWindowS = 1e-3;
+
+double span_multiplier(double span_s, double window_s) {
+    return window_s < kMinWindowS ? 1.0 : std::max(1.0, span_s / window_s);
+}
+
 analysis::SiteId hash_stack(const Stack& frames, uint32_t flags) {
     uint64_t h = 1469598103934665603ull ^ flags;
     auto mix = [&](const std::string& s) {
@@ -28,7 +35,8 @@ analysis::SiteId hash_stack(const Stack& frames, uint32_t flags) {
 
 }  // namespace
 
-HeapTracker::HeapTracker(uint64_t start_ns, StackResolver resolve) : start_ns_(start_ns), resolve_(std::move(resolve)) {}
+HeapTracker::HeapTracker(uint64_t start_ns, StackResolver resolve, ContentReader content)
+    : start_ns_(start_ns), resolve_(std::move(resolve)), content_(std::move(content)) {}
 
 analysis::SiteId HeapTracker::site_of(uint64_t stack_id, int32_t native_stack_id) {
     const StackKey key{stack_id, native_stack_id};
@@ -54,27 +62,87 @@ void HeapTracker::add(const ls_sample& s) {
     // distance it was drawn with: the overhead budget changes it while tracing.
     const double distance = double(s.sample_bytes);
     const double p = distance <= 1 ? 1.0 : -std::expm1(-double(s.size) / distance);
-    Sample sample{family, s.seq, s.type, s.size, p > 0 ? 1.0 / p : 1.0,
-                  double(s.ts_ns - std::min<uint64_t>(s.ts_ns, start_ns_)) / 1e9, site_of(s.stack_id, s.native_stack_id)};
+    const double born_s = double(s.ts_ns - std::min<uint64_t>(s.ts_ns, start_ns_)) / 1e9;
+    Sample sample{family, s.seq, s.type, s.size, p > 0 ? 1.0 / p : 1.0, born_s,
+                  site_of(s.stack_id, s.native_stack_id), window_at(born_s), std::nullopt};
     auto& totals = totals_[sample.site];
     changed_.insert(sample.site);
-    totals.alloc_bytes += sample.weight * s.size;
-    totals.alloc_objects += sample.weight;
+    if (windows_[sample.window].close_s < 0)
+        totals.open_alloc.add(sample.weight, s.size);
+    else  // delivered after its window closed
+        totals.alloc.add(sample.weight * windows_[sample.window].multiplier, s.size);
     // A newer sample at the same address replaces one whose death was not seen yet.
     LiveKey key{s.addr, family};
-    if (auto it = live_.find(key); it != live_.end()) {
-        auto& old = totals_[it->second.site];
-        changed_.insert(it->second.site);
-        old.freed_bytes += it->second.weight * it->second.size;
-        old.freed_objects += it->second.weight;
-    }
+    if (auto it = live_.find(key); it != live_.end()) retire(it->second);
     live_[key] = sample;
+}
+
+void HeapTracker::retire(const Sample& s) {
+    auto& totals = totals_[s.site];
+    changed_.insert(s.site);
+    if (windows_[s.window].close_s < 0)
+        totals.open_freed.add(s.weight, s.size);
+    else
+        totals.freed.add(s.weight * windows_[s.window].multiplier, s.size);
+}
+
+void HeapTracker::probes_attached(double t_s) {
+    if (windows_.back().close_s >= 0) windows_.push_back({t_s, -1});
+}
+
+void HeapTracker::seal_window(const proc::MemoryReader& mem) {
+    if (!content_ || windows_.back().close_s >= 0) return;
+    const size_t open = windows_.size() - 1;
+    for (auto& [key, s] : live_) {
+        if (s.window != open || s.content) continue;
+        if (key.family == LS_FAMILY_OBJECT) {
+            s.content = content_(key.addr, s.type);
+            continue;
+        }
+        uint64_t head[2];
+        if (!mem.read(key.addr, head, sizeof head) || head[0] == 0 || head[0] >= kMaxRefcount) continue;
+        if ((s.content = content_(key.addr, head[1]))) s.type = head[1];
+    }
+}
+
+void HeapTracker::probes_detached(double t_s) {
+    Window& w = windows_.back();
+    if (w.close_s >= 0) return;
+    w.multiplier = multiplier(windows_.size() - 1, t_s);
+    w.close_s = t_s;
+    for (auto& [id, totals] : totals_) {
+        totals.alloc.add_scaled(totals.open_alloc, w.multiplier);
+        totals.freed.add_scaled(totals.open_freed, w.multiplier);
+        totals.open_alloc = totals.open_freed = Amount{};
+    }
+}
+
+// The last window opened at or before t_s: samples arrive after their birth.
+size_t HeapTracker::window_at(double t_s) const {
+    auto it = std::upper_bound(windows_.begin(), windows_.end(), t_s,
+                               [](double t, const Window& w) { return t < w.open_s; });
+    return it == windows_.begin() ? 0 : size_t(it - windows_.begin()) - 1;
+}
+
+// span / window of window k; for the open window, as it stands at now_s.
+double HeapTracker::multiplier(size_t k, double now_s) const {
+    const Window& w = windows_[k];
+    if (w.close_s >= 0) return w.multiplier;
+    const double span_start = k ? windows_[k - 1].close_s : 0;
+    return span_multiplier(now_s - span_start, now_s - w.open_s);
 }
 
 bool HeapTracker::object_alive(const proc::MemoryReader& mem, uint64_t addr, uint64_t type) const {
     uint64_t head[2];
     if (!mem.read(addr, head, sizeof head)) return false;
     return head[0] != 0 && head[0] < kMaxRefcount && head[1] == type;
+}
+
+// Whether the memory still holds the sampled object (native blocks: always,
+// unless a sealed one held an object).
+bool HeapTracker::still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const {
+    if (key.family != LS_FAMILY_OBJECT && !s.content) return true;
+    return object_alive(mem, key.addr, s.type) && (!s.content || content_(key.addr, s.type) == s.content);
 }
 
 void HeapTracker::sweep(LiveMaps& tracer, const proc::MemoryReader& mem, double now_s, uint64_t full_collections) {
@@ -87,17 +155,12 @@ void HeapTracker::sweep(LiveMaps& tracer, const proc::MemoryReader& mem, double 
     for (auto it = live_.begin(); it != live_.end();) {
         const auto& [key, s] = *it;
         auto seq = tracer.live_seq(key.family, key.addr);
-        bool alive = seq && *seq == s.seq &&
-                     (key.family != LS_FAMILY_OBJECT || object_alive(mem, key.addr, s.type));
-        if (alive) {
+        if (seq && *seq == s.seq && still_there(mem, key, s)) {
             ++it;
             continue;
         }
         if (seq && *seq == s.seq) tracer.forget(key.family, key.addr);
-        auto& totals = totals_[s.site];
-        changed_.insert(s.site);
-        totals.freed_bytes += s.weight * s.size;
-        totals.freed_objects += s.weight;
+        retire(s);
         it = live_.erase(it);
     }
 }
@@ -131,13 +194,16 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
                                          uint64_t rss_bytes) {
     std::unordered_map<analysis::SiteId, analysis::SiteReading> readings;
     double heap = 0;
+    const size_t open = windows_.back().close_s < 0 ? windows_.size() - 1 : windows_.size();
+    const double open_multiplier = open < windows_.size() ? multiplier(open, t_s) : 1;
     for (const auto& [key, s] : live_) {
         auto& r = readings[s.site];
         r.site = s.site;
-        r.live_bytes += s.weight * s.size;
-        r.live_objects += s.weight;
-        if (s.born_s < last_full_gc_s_) r.survived_full_gc_bytes += s.weight * s.size;
-        if (key.family == LS_FAMILY_OBJECT) heap += s.weight * s.size;
+        const double weight = s.weight * (s.window == open ? open_multiplier : windows_[s.window].multiplier);
+        r.live_bytes += weight * s.size;
+        r.live_objects += weight;
+        if (s.born_s < last_full_gc_s_) r.survived_full_gc_bytes += weight * s.size;
+        if (key.family == LS_FAMILY_OBJECT) heap += weight * s.size;
     }
     analysis::Snapshot snap;
     snap.t_s = t_s;
@@ -151,10 +217,13 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
         if (!readings.contains(id) && !changed_.contains(id)) continue;
         auto& r = readings[id];
         r.site = id;
-        r.alloc_bytes = totals.alloc_bytes;
-        r.alloc_objects = totals.alloc_objects;
-        r.freed_bytes = totals.freed_bytes;
-        r.freed_objects = totals.freed_objects;
+        Amount alloc = totals.alloc, freed = totals.freed;
+        alloc.add_scaled(totals.open_alloc, open_multiplier);
+        freed.add_scaled(totals.open_freed, open_multiplier);
+        r.alloc_bytes = alloc.bytes;
+        r.alloc_objects = alloc.objects;
+        r.freed_bytes = freed.bytes;
+        r.freed_objects = freed.objects;
     }
     for (const auto& [id, n] : running_)
         if (auto it = readings.find(id); it != readings.end()) it->second.running_samples = n;

@@ -6,6 +6,12 @@
 // that object (non-zero, sane reference count and the same type): freed and
 // freelisted objects have a zero count, pymalloc writes a free-list pointer
 // over the first word of a freed block. Native blocks are alive until free().
+//
+// Under a budget the allocation probes are attached in windows. A sample
+// born in a window stands for the births of the whole span since the
+// previous window closed, not only of the window: its weight is multiplied
+// by span / window (births assumed steady over the span), so live and
+// allocated bytes are estimates of the process's, whatever the duty cycle.
 #pragma once
 
 #include <cstdint>
@@ -48,10 +54,24 @@ public:
     // resolve: kernel stack ids (Python, and native for native blocks; -1:
     // none) -> symbolized stack and its ls_stack_flags (called once per pair).
     using StackResolver = std::function<std::pair<Stack, uint32_t>(uint64_t stack_id, int32_t native_stack_id)>;
+    // A fingerprint of an object's contents if they cannot change
+    // (python::ObjectContent); nullopt otherwise.
+    using ContentReader = std::function<std::optional<uint64_t>(uint64_t addr, uint64_t type)>;
 
-    HeapTracker(uint64_t start_ns, StackResolver resolve);
+    HeapTracker(uint64_t start_ns, StackResolver resolve, ContentReader content = {});
 
     void add(const ls_sample& sample);
+
+    // The allocation probes were attached / detached at t_s (seconds since
+    // start_ns). They are attached from the start.
+    void probes_attached(double t_s);
+    void probes_detached(double t_s);
+    // Just before the probes detach: fingerprints the window's immutable
+    // samples, so that an object born at one's address while the probes are
+    // away is not taken for it. A native block that holds such an object (a
+    // str or bytes too large for pymalloc) is followed as that object from
+    // then on: its free() will not be seen.
+    void seal_window(const proc::MemoryReader& mem);
 
     // Retires samples that died since the last sweep. full_collections is the
     // target's cumulative count of oldest-generation collections.
@@ -74,12 +94,27 @@ private:
         ls_family family;
         uint64_t seq, type;
         uint32_t size;
-        double weight;  // allocations this sample stands for
+        double weight;  // allocations this sample stands for within its window
         double born_s;
         analysis::SiteId site;
+        size_t window;  // index into windows_
+        std::optional<uint64_t> content;  // set when its window was sealed; then `type` is checked too
     };
+    struct Amount {
+        double bytes = 0, objects = 0;
+        void add(double weight, double size) { bytes += weight * size, objects += weight; }
+        void add_scaled(const Amount& o, double multiplier) {
+            bytes += multiplier * o.bytes, objects += multiplier * o.objects;
+        }
+    };
+    // Samples of the open window are summed apart: their span multiplier is
+    // known only once the window closes.
     struct SiteTotals {
-        double alloc_bytes = 0, alloc_objects = 0, freed_bytes = 0, freed_objects = 0;
+        Amount alloc, freed, open_alloc, open_freed;
+    };
+    struct Window {
+        double open_s, close_s;  // close_s < 0: still open
+        double multiplier = 1;   // span / window, once closed
     };
     struct LiveKey {
         uint64_t addr;
@@ -93,9 +128,14 @@ private:
     analysis::SiteId site_of(uint64_t stack_id, int32_t native_stack_id);
     analysis::SiteId caller_of(analysis::SiteId id) const;
     bool object_alive(const proc::MemoryReader& mem, uint64_t addr, uint64_t type) const;
+    bool still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const;
+    size_t window_at(double t_s) const;
+    double multiplier(size_t window, double now_s) const;
+    void retire(const Sample& s);
 
     uint64_t start_ns_;
     StackResolver resolve_;
+    ContentReader content_;
     struct StackKey {
         uint64_t python;
         int32_t native;
@@ -114,6 +154,7 @@ private:
     double last_full_gc_s_ = -1;  // sweep time before the newest full collection
     uint64_t full_collections_seen_ = 0;
     double last_sweep_s_ = 0;
+    std::vector<Window> windows_{{0, -1}};
 };
 
 }  // namespace leakscope::trace

@@ -18,6 +18,7 @@
 #include "native/native_frames.h"
 #include "python/stack_walk.h"
 #include "python/layout_check.h"
+#include "python/object_content.h"
 #include "python/symbolizer.h"
 #include "python/target.h"
 #include "report/build.h"
@@ -107,7 +108,9 @@ public:
         : c_(c), target_(std::move(target)), command_(command), symbolizer_(*target_.mem, target_.layout, target_.code_type),
           native_symbolizer_(target_.interp.pid),
           start_ns_(monotonic_ns()), start_unix_s_(double(time(nullptr))),
-          heap_(start_ns_, [this](uint64_t id, int32_t native_id) { return resolve(id, native_id); }),
+          object_content_(*target_.mem, target_.layout),
+          heap_(start_ns_, [this](uint64_t id, int32_t native_id) { return resolve(id, native_id); },
+                [this](uint64_t addr, uint64_t type) { return object_content_.fingerprint(addr, type); }),
           governor_(governor_config(c)), lineage_(target_.interp.pid) {}
 
     void attach() {
@@ -174,7 +177,11 @@ private:
             tracer_->set_sample_bytes(sample_bytes_);
         }
         if (on != tracer_->allocation_probes()) {
+            // The window spans from before its breakpoints are in until after they are out.
+            if (on) heap_.probes_attached(seconds_since_start());
+            if (!on) heap_.seal_window(*target_.mem);
             tracer_->set_allocation_probes(on);
+            if (!on) heap_.probes_detached(seconds_since_start());
             if (auto after = cost_reading()) governor_.switched(*after);
         }
         if (!warned_ && governor_.budget_pct() <= 0 && r->t_s > 3 && governor_.estimated_pct() > kTraceWarnPct) {
@@ -186,6 +193,8 @@ private:
         probe_cpu_s_ = r->probe_s;
     }
 
+    double seconds_since_start() const { return double(monotonic_ns() - start_ns_) / 1e9; }
+
     std::optional<CostReading> cost_reading() const {
         auto cost = proc::read_process_cost(target_.interp.pid);
         if (!cost) return std::nullopt;
@@ -194,7 +203,7 @@ private:
         for (const auto& f : tracer_->family_counters()) samples += f.samples;
         // Sampled faults trap nothing extra: only their programs' run time counts.
         const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns + tracer_->fault_cost().run_ns)) / 1e9;
-        return CostReading{double(monotonic_ns() - start_ns_) / 1e9, probe_s,
+        return CostReading{seconds_since_start(), probe_s,
                            std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
     }
 
@@ -235,7 +244,7 @@ private:
 
     // One report: sweep (when the target can still be read), analyse, print.
     bool interval(bool final, bool readable) {
-        const double t = double(monotonic_ns() - start_ns_) / 1e9;
+        const double t = seconds_since_start();
         if (readable) {
             if (command_ && !layout_checked_) {
                 python::check_layout(target_.layout, *target_.mem, target_.interp.runtime_addr);
@@ -402,6 +411,7 @@ private:
     uint64_t native_incomplete_ = 0;  // native stacks that did not reach the eval loop
     uint64_t start_ns_;
     double start_unix_s_;
+    python::ObjectContent object_content_;
     HeapTracker heap_;
     Governor governor_;
     LineageWatch lineage_;
