@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/hash.h"
 #include "python/symbolizer.h"
 
 namespace leakscope::python {
@@ -15,12 +16,6 @@ constexpr uint64_t kTpFlagsUnicodeSubclass = 1ull << 28;
 constexpr size_t kFingerprintChars = 64;
 // Types remembered; the cache starts over when a target has more.
 constexpr size_t kMaxCachedTypes = 1 << 12;
-
-uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 }  // namespace
 
@@ -34,7 +29,7 @@ uint64_t ObjectContent::type_flags(uint64_t type) {
 
 std::optional<uint64_t> ObjectContent::fingerprint(uint64_t addr, uint64_t type) {
     const uint64_t flags = type_flags(type);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = kFnv1aOffset;
     if (flags & kTpFlagsUnicodeSubclass) {
         const auto length = mem_.read_as<int64_t>(addr + layout_.unicode_length);
         const auto text = read_unicode(mem_, layout_, addr, kFingerprintChars);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "trace/heap.h"
 
+#include "core/hash.h"
+
 #include <algorithm>
 #include <cmath>
 #include <unordered_set>
@@ -20,10 +22,10 @@ double span_multiplier(double span_s, double window_s) {
 }
 
 analysis::SiteId hash_stack(const Stack& frames, uint32_t flags) {
-    uint64_t h = 1469598103934665603ull ^ flags;
+    uint64_t h = kFnv1aOffset ^ flags;
     auto mix = [&](const std::string& s) {
-        for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-        h = (h ^ 0xff) * 1099511628211ull;
+        constexpr unsigned char kEnd = 0xff;
+        h = fnv1a(fnv1a(h, s.data(), s.size()), &kEnd, 1);
     };
     for (const auto& f : frames) {
         mix(f.file);
@@ -67,10 +69,7 @@ void HeapTracker::add(const ls_sample& s) {
                   site_of(s.stack_id, s.native_stack_id), window_at(born_s), std::nullopt};
     auto& totals = totals_[sample.site];
     changed_.insert(sample.site);
-    if (windows_[sample.window].close_s < 0)
-        totals.open_alloc.add(sample.weight, s.size);
-    else  // delivered after its window closed
-        totals.alloc.add(sample.weight * windows_[sample.window].multiplier, s.size);
+    tally(sample, totals.open_alloc, totals.alloc);
     // A newer sample at the same address replaces one whose death was not seen yet.
     LiveKey key{s.addr, family};
     if (auto it = live_.find(key); it != live_.end()) retire(it->second);
@@ -80,10 +79,17 @@ void HeapTracker::add(const ls_sample& s) {
 void HeapTracker::retire(const Sample& s) {
     auto& totals = totals_[s.site];
     changed_.insert(s.site);
-    if (windows_[s.window].close_s < 0)
-        totals.open_freed.add(s.weight, s.size);
+    tally(s, totals.open_freed, totals.freed);
+}
+
+// Into the open window's sum (scaled when it closes), or scaled into the
+// closed sum: a sample delivered or retired after its window closed.
+void HeapTracker::tally(const Sample& s, Amount& open, Amount& closed) const {
+    const Window& w = windows_[s.window];
+    if (w.close_s < 0)
+        open.add(s.weight, s.size);
     else
-        totals.freed.add(s.weight * windows_[s.window].multiplier, s.size);
+        closed.add(s.weight * w.multiplier, s.size);
 }
 
 void HeapTracker::probes_attached(double t_s) {
@@ -99,9 +105,8 @@ void HeapTracker::seal_window(const proc::MemoryReader& mem) {
             s.content = content_(key.addr, s.type);
             continue;
         }
-        uint64_t head[2];
-        if (!mem.read(key.addr, head, sizeof head) || head[0] == 0 || head[0] >= kMaxRefcount) continue;
-        if ((s.content = content_(key.addr, head[1]))) s.type = head[1];
+        const auto type = object_type(mem, key.addr);
+        if (type && (s.content = content_(key.addr, *type))) s.type = *type;
     }
 }
 
@@ -132,17 +137,19 @@ double HeapTracker::multiplier(size_t k, double now_s) const {
     return span_multiplier(now_s - span_start, now_s - w.open_s);
 }
 
-bool HeapTracker::object_alive(const proc::MemoryReader& mem, uint64_t addr, uint64_t type) const {
+// The type of the live object at addr: nullopt when its reference count is
+// zero or not a count.
+std::optional<uint64_t> HeapTracker::object_type(const proc::MemoryReader& mem, uint64_t addr) {
     uint64_t head[2];
-    if (!mem.read(addr, head, sizeof head)) return false;
-    return head[0] != 0 && head[0] < kMaxRefcount && head[1] == type;
+    if (!mem.read(addr, head, sizeof head) || head[0] == 0 || head[0] >= kMaxRefcount) return std::nullopt;
+    return head[1];
 }
 
 // Whether the memory still holds the sampled object (native blocks: always,
 // unless a sealed one held an object).
 bool HeapTracker::still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const {
     if (key.family != LS_FAMILY_OBJECT && !s.content) return true;
-    return object_alive(mem, key.addr, s.type) && (!s.content || content_(key.addr, s.type) == s.content);
+    return object_type(mem, key.addr) == s.type && (!s.content || content_(key.addr, s.type) == s.content);
 }
 
 void HeapTracker::sweep(LiveMaps& tracer, const proc::MemoryReader& mem, double now_s, uint64_t full_collections) {
@@ -194,12 +201,12 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
                                          uint64_t rss_bytes) {
     std::unordered_map<analysis::SiteId, analysis::SiteReading> readings;
     double heap = 0;
-    const size_t open = windows_.back().close_s < 0 ? windows_.size() - 1 : windows_.size();
-    const double open_multiplier = open < windows_.size() ? multiplier(open, t_s) : 1;
+    // Sums of the open window (zero when every window is closed), as it stands now.
+    const double open_multiplier = multiplier(windows_.size() - 1, t_s);
     for (const auto& [key, s] : live_) {
         auto& r = readings[s.site];
         r.site = s.site;
-        const double weight = s.weight * (s.window == open ? open_multiplier : windows_[s.window].multiplier);
+        const double weight = s.weight * multiplier(s.window, t_s);
         r.live_bytes += weight * s.size;
         r.live_objects += weight;
         if (s.born_s < last_full_gc_s_) r.survived_full_gc_bytes += weight * s.size;

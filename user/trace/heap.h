@@ -127,11 +127,12 @@ private:
 
     analysis::SiteId site_of(uint64_t stack_id, int32_t native_stack_id);
     analysis::SiteId caller_of(analysis::SiteId id) const;
-    bool object_alive(const proc::MemoryReader& mem, uint64_t addr, uint64_t type) const;
+    static std::optional<uint64_t> object_type(const proc::MemoryReader& mem, uint64_t addr);
     bool still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const;
     size_t window_at(double t_s) const;
     double multiplier(size_t window, double now_s) const;
     void retire(const Sample& s);
+    void tally(const Sample& s, Amount& open, Amount& closed) const;
 
     uint64_t start_ns_;
     StackResolver resolve_;
