@@ -126,6 +126,8 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(drops["UNREADABLE_STRING"]["count"], 2, drops)
         self.assertEqual(drops["UNREADABLE_LINE_TABLE"]["count"], 2, drops)
         self.assertEqual(drops["UNREADABLE_CODE_OBJECT"]["count"], 0, drops)
+        for whole in ("STACK_TRUNCATED", "STACK_READ_FAILED", "THREAD_LIST_CUT"):
+            self.assertEqual(drops[whole]["count"], 0, drops)
 
     def test_dump_text_is_clean(self):
         with self.start() as target:

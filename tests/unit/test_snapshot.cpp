@@ -13,6 +13,7 @@
 #include "snapshot/census.h"
 #include "snapshot/dominators.h"
 #include "snapshot/heap.h"
+#include "snapshot/referents.h"
 
 using namespace leakscope;
 using namespace leakscope::snapshot;
@@ -128,6 +129,25 @@ TEST_CASE("snapshot: a list longer than its allocation is corrupt") {
     Read r = read_image(img);
     CHECK(count_of(r.census, "bytes") == 0);
     CHECK(r.problems.count(Problem::CorruptContainer) == 1);
+}
+
+TEST_CASE("snapshot: a deque whose block chain loops is read once and counted") {
+    Image img;
+    constexpr uint64_t kDeque = 0x34000, kBlock = 0x35000;
+    img.put(kDeque + img.layout.varobject_size, uint64_t(1) << 27);  // claims 2^27 items
+    img.put(kDeque + img.layout.deque_leftblock, kBlock);
+    img.put(kDeque + img.layout.deque_leftindex, 0);
+    for (int i = 0; i < 64; ++i) img.put(kBlock + 8 + 8 * i, Image::kBytes1);
+    img.put(kBlock + 8 + 8 * 64, kBlock);  // rightlink: the block itself
+    auto mem = img.memory();
+    Problems problems;
+    ReadContext ctx{mem, img.layout, problems, 0, 0};
+    TypeInfo deque;
+    deque.kind = Kind::Deque;
+    std::vector<Edge> edges;
+    object_referents(ctx, kDeque, deque, edges);
+    CHECK(edges.size() == 64);
+    CHECK(problems.count(Problem::CorruptContainer) == 1);
 }
 
 TEST_CASE("snapshot: dominators and retained sizes of a diamond") {

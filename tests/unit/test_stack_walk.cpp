@@ -6,6 +6,7 @@
 
 #include "python/stack_walk.h"
 #include "python/symbolizer.h"
+#include "python/thread_list.h"
 #include "support/py_image.h"
 
 using namespace leakscope;
@@ -89,5 +90,42 @@ TEST_CASE("unreadable code objects and line tables are shown and counted once", 
         CHECK(sym.drops().unreadable_code == 1);  // the same code object twice
         CHECK(sym.drops().unreadable_linetables == 1);
         CHECK(sym.drops().unreadable_strings == 0);
+    }
+}
+
+TEST_CASE("thread lists: whole, looping, longer than the bound", "[stack_walk]") {
+    struct Case {
+        const char* what;
+        std::vector<int> next;  // index of each thread state's successor (-1: end)
+        size_t max;
+        size_t taken;
+        bool cut;
+    };
+    const Case cases[] = {
+        {"plain list", {1, 2, -1}, 16, 3, false},
+        {"loops back to the head", {1, 2, 0}, 16, 3, true},
+        {"thread state is its own successor", {0}, 16, 1, true},
+        {"longer than the bound", {1, 2, 3, -1}, 2, 2, true},
+    };
+    for (const auto& v : kVersions) {
+        const PyLayout L = *table_layout(v);
+        for (const auto& c : cases) {
+            INFO(v.str() << ": " << c.what);
+            constexpr uint64_t kInterp = 0x1000, kStates = 0x10000, kStride = 0x1000;
+            proc::SnapshotMemory mem;
+            std::vector<uint8_t> interp(size_t(L.interp_threads_head) + 8, 0);
+            const uint64_t head = kStates;
+            std::memcpy(interp.data() + L.interp_threads_head, &head, 8);
+            mem.add(kInterp, interp);
+            for (size_t i = 0; i < c.next.size(); ++i) {
+                std::vector<uint8_t> ts(size_t(L.tstate_next) + 8, 0);
+                const uint64_t next = c.next[i] < 0 ? 0 : kStates + uint64_t(c.next[i]) * kStride;
+                std::memcpy(ts.data() + L.tstate_next, &next, 8);
+                mem.add(kStates + i * kStride, ts);
+            }
+            bool cut = false;
+            CHECK(thread_list(mem, L, kInterp, c.max, nullptr, &cut).size() == c.taken);
+            CHECK(cut == c.cut);
+        }
     }
 }

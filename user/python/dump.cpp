@@ -70,6 +70,12 @@ std::vector<SymbolizeDrops::Counter> dump_drops(const Dump& dump) {
     auto out = dump.drops.counters();
     out.push_back({"LOOPING_FRAME_CHAIN", dump.looping_chains,
                    "threads whose frame chain loops back on itself (corrupt memory): each frame shown once"});
+    out.push_back({"STACK_TRUNCATED", dump.truncated_stacks,
+                   "threads whose stack is deeper than the walk's bound: outer frames are missing"});
+    out.push_back({"STACK_READ_FAILED", dump.unreadable_stacks,
+                   "threads whose frame chain could not be read to its end: the frames read are shown"});
+    out.push_back({"THREAD_LIST_CUT", dump.thread_list_cut ? 1u : 0u,
+                   "the thread list was longer than leakscope reads, or looped back: threads past that are not shown"});
     return out;
 }
 
@@ -100,11 +106,11 @@ Dump dump_threads(const Target& t) {
     const PyLayout& L = t.layout;
     const ls_py_offsets o = L.bpf_offsets();
     Symbolizer symbolizer(*t.mem, L, t.code_type);
-    auto tstates = t.thread_states();
+    Dump out;
+    auto tstates = t.thread_states(&out.thread_list_cut);
     const uint64_t holder = gil_holder(t);
     const auto tids = thread_tids(t, tstates);
 
-    Dump out;
     for (size_t i = 0; i < tstates.size(); ++i) {
         ThreadDump d;
         uint64_t ts = tstates[i];
@@ -115,6 +121,8 @@ Dump dump_threads(const Target& t) {
         d.flags = walked.flags;
         d.frames = symbolizer.symbolize(walked.frames.data(), walked.frames.size());
         if (d.flags & LS_STACK_CYCLE) ++out.looping_chains;
+        if (d.flags & LS_STACK_TRUNCATED) ++out.truncated_stacks;
+        if (d.flags & LS_STACK_READ_FAILED) ++out.unreadable_stacks;
         out.threads.push_back(std::move(d));
     }
     out.drops = symbolizer.drops();

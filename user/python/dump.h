@@ -23,6 +23,9 @@ struct Dump {
     std::vector<ThreadDump> threads;
     SymbolizeDrops drops;     // what could not be read, shown as placeholders
     uint64_t looping_chains = 0;  // threads whose frame chain loops back on itself
+    uint64_t truncated_stacks = 0;   // threads whose stack is deeper than the walk goes
+    uint64_t unreadable_stacks = 0;  // threads whose frame chain broke off mid-walk
+    bool thread_list_cut = false;    // longer than the bound, or looping
 };
 
 // The kernel thread id (as leakscope sees it) of each thread state; -1 when it

@@ -18,14 +18,16 @@ uint64_t Target::interpreter() const {
     return mem->read_ptr(interp.runtime_addr + layout.runtime_interp_head).value_or(0);
 }
 
-std::vector<uint64_t> Target::thread_states() const {
+std::vector<uint64_t> Target::thread_states(bool* cut) const {
     std::vector<uint64_t> out;
     uint64_t is = interpreter();
-    for (int i = 0; i < kMaxInterpreters && is; ++i) {
-        auto threads = thread_list(*mem, layout, is, kMaxThreads - out.size());
+    int i = 0;
+    for (; i < kMaxInterpreters && is; ++i) {
+        auto threads = thread_list(*mem, layout, is, kMaxThreads - out.size(), nullptr, cut);
         out.insert(out.end(), threads.begin(), threads.end());
         is = mem->read_ptr(is + layout.interp_next).value_or(0);
     }
+    if (cut && is) *cut = true;
     return out;
 }
 

@@ -19,8 +19,9 @@ struct Target {
 
     // The main interpreter's first thread state, 0 if none.
     uint64_t interpreter() const;
-    // All thread states of all interpreters (bounded).
-    std::vector<uint64_t> thread_states() const;
+    // All thread states of all interpreters (bounded). *cut is set when a
+    // list was longer than the bound or looped back.
+    std::vector<uint64_t> thread_states(bool* cut = nullptr) const;
 };
 
 // Throws leakscope::Error (NoSuchProcess, NotPython, UnsupportedVersion, LayoutMismatch, ...).

@@ -18,8 +18,9 @@ namespace leakscope::python {
 using ThreadStateCheck = std::function<void(uint64_t tstate, uint64_t prev)>;
 
 // Thread states of interp, head first, at most max; a link that cannot be
-// read ends the list.
+// read ends the list. *cut is set when the list went on past max or looped
+// back (corrupt memory): each thread state is taken once.
 std::vector<uint64_t> thread_list(const proc::MemoryReader& mem, const PyLayout& layout, uint64_t interp,
-                                  size_t max, const ThreadStateCheck& check = nullptr);
+                                  size_t max, const ThreadStateCheck& check = nullptr, bool* cut = nullptr);
 
 }  // namespace leakscope::python

@@ -7,7 +7,6 @@
 namespace leakscope::snapshot {
 namespace {
 
-constexpr uint64_t kGcHeader = 16;  // PyGC_Head {_gc_next, _gc_prev} before the object
 constexpr uint64_t kGcNextMask = ~3ull;  // 3.14 keeps a flag in the low bits
 constexpr size_t kMaxFramesPerThread = 4096;
 constexpr size_t kMaxNameChars = 256;
@@ -76,7 +75,7 @@ private:
                 return;
             }
             const size_t before = h_.nodes();
-            const uint32_t node = add(gc + kGcHeader);
+            const uint32_t node = add(gc + uint64_t(L_.gc_header));
             if (node != AddressIndex::kAbsent && h_.nodes() == before) {
                 s_.ctx.problems.add(Problem::BrokenGcList);  // seen already: a cycle
                 return;

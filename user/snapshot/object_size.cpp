@@ -9,7 +9,6 @@
 namespace leakscope::snapshot {
 namespace {
 
-constexpr uint64_t kGcHeader = 16;     // PyGC_Head
 constexpr uint64_t kPreHeader = 16;    // managed dict and weakref words (3.11+)
 constexpr uint64_t kTpFlagsManagedDict = 1ull << 4;
 constexpr uint64_t kTpFlagsManagedWeakref = 1ull << 3;  // 3.12+
@@ -75,7 +74,7 @@ uint64_t table_size(const ReadContext& ctx, uint64_t obj, const TypeInfo& t) {
 uint64_t shallow_size(const ReadContext& ctx, uint64_t obj, const TypeInfo& t) {
     uint64_t size = t.kind == Kind::Str ? str_size(ctx, obj) : var_size(ctx, obj, t);
     size += table_size(ctx, obj, t);
-    if (t.gc()) size += kGcHeader;
+    if (t.gc()) size += uint64_t(ctx.layout.gc_header);
     const auto managed = ctx.layout.managed_dict;
     const uint64_t pre_flags = managed == python::ManagedDict::Split311
                                    ? kTpFlagsManagedDict

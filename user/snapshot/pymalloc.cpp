@@ -2,12 +2,14 @@
 #include "snapshot/pymalloc.h"
 
 #include <algorithm>
+#include <span>
 #include <vector>
 
 namespace leakscope::snapshot {
 namespace {
 
 constexpr uint64_t kMaxArenas = 1ull << 24;  // 16 Ti of 1 MiB arenas
+constexpr uint64_t kArenaChunk = 4096;       // table entries read at a time
 constexpr uint64_t kAlignmentShift = 4;      // size class i holds blocks of (i + 1) * 16 bytes
 constexpr uint32_t kMaxSizeClass = 63;       // 512-byte blocks at most
 
@@ -54,17 +56,22 @@ std::optional<PymallocUsage> read_pymalloc(const proc::MemoryReader& mem, const 
     if (L.pymalloc_arena_size <= 0 || L.pymalloc_pool_size <= 0 || !table.arenas ||
         table.max_arenas > kMaxArenas)
         return std::nullopt;
-    std::vector<ArenaObject> arenas(table.max_arenas);
-    if (!mem.read(table.arenas, arenas.data(), arenas.size() * sizeof(ArenaObject))) return std::nullopt;
     const uint64_t pools_per_arena = L.pymalloc_arena_size / L.pymalloc_pool_size;
     PymallocUsage u;
-    for (const ArenaObject& a : arenas) {
-        if (!a.address) continue;  // an unused slot of the table
-        if (a.ntotalpools > pools_per_arena || a.nfreepools > a.ntotalpools) return std::nullopt;
-        auto used = arena_used(mem, L, a);
-        if (!used) return std::nullopt;
-        ++u.arenas;
-        u.used_bytes += *used;
+    // Read in chunks: the table's size is the target's word, so it sizes no allocation.
+    std::vector<ArenaObject> chunk(kArenaChunk);
+    for (uint64_t first = 0; first < table.max_arenas; first += kArenaChunk) {
+        const uint64_t n = std::min<uint64_t>(kArenaChunk, table.max_arenas - first);
+        if (!mem.read(table.arenas + first * sizeof(ArenaObject), chunk.data(), n * sizeof(ArenaObject)))
+            return std::nullopt;
+        for (const ArenaObject& a : std::span(chunk.data(), n)) {
+            if (!a.address) continue;  // an unused slot of the table
+            if (a.ntotalpools > pools_per_arena || a.nfreepools > a.ntotalpools) return std::nullopt;
+            auto used = arena_used(mem, L, a);
+            if (!used) return std::nullopt;
+            ++u.arenas;
+            u.used_bytes += *used;
+        }
     }
     u.arena_bytes = u.arenas * L.pymalloc_arena_size;
     u.free_bytes = u.arena_bytes - std::min(u.used_bytes, u.arena_bytes);

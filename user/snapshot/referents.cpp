@@ -2,6 +2,7 @@
 #include "snapshot/referents.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "snapshot/dict_reader.h"
 
@@ -105,7 +106,9 @@ void deque_items(const ReadContext& ctx, uint64_t obj, std::vector<Edge>& out) {
     auto index = ctx.mem.read_as<int64_t>(obj + ctx.layout.deque_leftindex);
     if (!n || !block || !index || *index < 0 || *index >= int64_t(kDequeBlockLen)) return;
     uint64_t done = 0, at = *index;
-    for (uint64_t blocks = 0; done < *n && *block && blocks <= *n / kDequeBlockLen + 1; ++blocks) {
+    std::unordered_set<uint64_t> seen;  // a block chain that loops is read once
+    for (uint64_t blocks = 0; done < *n && *block && blocks <= *n / kDequeBlockLen + 1 && seen.insert(*block).second;
+         ++blocks) {
         const uint64_t take = std::min(kDequeBlockLen - at, *n - done);
         const size_t before = out.size();
         pointer_array(ctx, *block + 8 + at * 8, take, EdgeKind::Item, out);
