@@ -10,4 +10,5 @@ seconds="${LEAKSCOPE_EXAMPLE_SECONDS:-30}"
 # The final report comes while the service still runs, so that it can also
 # say what holds the leaking memory (held_by reads the live heap).
 exec $SUDO env LEAKSCOPE_EXAMPLE_SECONDS="$seconds" \
-  "$root/build/leakscope" run --interval 3 --duration "$((seconds - 3))" -- /usr/bin/python3 "$root/scripts/example_leak.py"
+  "$root/build/leakscope" run --max-overhead off --interval 3 --duration "$((seconds - 3))" \
+  -- /usr/bin/python3 "$root/scripts/example_leak.py"

@@ -55,7 +55,7 @@ class CoverageTest(unittest.TestCase):
                 kinds[line.split("# KIND")[1].strip()] = number
         with harness.Target([interp.path, "-c", TARGET], ready_line="ready") as target:
             report, _ = harness.run_leakscope_json(
-                self, ["trace", "-p", str(target.pid), "--sample-bytes", "1", "--duration", "12", "--interval", "4"]
+                self, ["trace", "-p", str(target.pid), "--max-overhead", "off", "--sample-bytes", "1", "--duration", "12", "--interval", "4"]
                 + list(interp.extra_args))
         live = {}
         for site in report["top_sites"] + report["suspects"]:

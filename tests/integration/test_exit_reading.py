@@ -19,7 +19,7 @@ class ExitReadingTest(unittest.TestCase):
     def test_shutdown_reading_is_left_out_and_said(self):
         if not os.path.exists(PYTHON):
             harness.skip("%s is not installed" % PYTHON)
-        report, run = harness.run_leakscope_json(self, ["run", "--interval", "1", "--", PYTHON, TARGET], timeout=120)
+        report, run = harness.run_leakscope_json(self, ["run", "--max-overhead", "off", "--interval", "1", "--", PYTHON, TARGET], timeout=120)
         dropped = report["drops"].get("READING_AT_EXIT")
         self.assertTrue(dropped and dropped["count"] == 1, "no reading left out at exit: %s" % report["drops"])
         self.assertIn("shutdown", dropped["remedy"])

@@ -140,7 +140,7 @@ class HostileTest(unittest.TestCase):
     def test_trace_shows_corrupt_frames_and_counts_drops(self):
         with self.start() as target:
             expected = self.expected()
-            args = ["trace", "-p", target.pid, "--duration", "4", "--interval", "2", "--sample-bytes", "4096"]
+            args = ["trace", "-p", target.pid, "--max-overhead", "off", "--duration", "4", "--interval", "2", "--sample-bytes", "4096"]
             report, run = harness.run_leakscope_json(self, args + self.interp.extra_args, timeout=120)
             self.assertTrue(target.alive(), "the target died while traced")
         harness.assert_no_probes_left(self, harness.target_binaries(self.interp), {run.pid})

@@ -87,7 +87,7 @@ class OutputsTest(unittest.TestCase):
                      for ext in ("json", "html", "pb.gz", "speedscope.json", "folded")}
         env = harness.clean_env(LEAKSCOPE_ZOO_SECONDS=str(SECONDS))
         cls.trace = harness.run_leakscope_ex(
-            ["run", "--interval", "2", "--sample-bytes", "4096",
+            ["run", "--max-overhead", "off", "--interval", "2", "--sample-bytes", "4096",
              "--json", cls.files["json"], "--html", cls.files["html"], "--pprof", cls.files["pb.gz"],
              "--speedscope", cls.files["speedscope.json"], "--collapsed", cls.files["folded"],
              "--", harness.DEBIAN_PYTHON, SCENARIO], timeout=SECONDS + 90, env=env)

@@ -175,7 +175,7 @@ class SnapshotTest(unittest.TestCase):
         top suspect's held_by names it."""
         env = harness.clean_env(LEAKSCOPE_EXAMPLE_SECONDS="16")
         report, _ = harness.run_leakscope_json(
-            self, ["run", "--duration", "14", "--interval", "3"] + self.interp.extra_args
+            self, ["run", "--max-overhead", "off", "--duration", "14", "--interval", "3"] + self.interp.extra_args
             + ["--", self.interp.path, EXAMPLE], timeout=90, env=env)
         suspects = report["suspects"]
         self.assertTrue(suspects, "the example's leak was not found")

@@ -28,6 +28,8 @@ INTERVAL = 2
 # Four times denser than the default: a 15 s run has fewer readings than a
 # user's minute, so each reading must carry less sampling noise.
 SAMPLE_BYTES = 4096
+# Every allocation traced, whatever it costs: what --max-overhead off is for
+# (short runs, CI). The default budget's accuracy needs longer runs.
 LEAK_MARK = re.compile(r"#\s*LEAK\s*$")
 
 
@@ -84,7 +86,8 @@ class TraceZooTest(unittest.TestCase):
 
     def run_scenario(self, name, path, extra_args=()):
         out_json = os.path.join(self.tmp, name + ".json")
-        args = (["run", "--interval", INTERVAL, "--sample-bytes", SAMPLE_BYTES, "--json", out_json]
+        args = (["run", "--max-overhead", "off", "--interval", INTERVAL, "--sample-bytes", SAMPLE_BYTES,
+                 "--json", out_json]
                 + self.interp.extra_args
                 + list(extra_args) + ["--", self.interp.path, path])
         run = harness.run_leakscope_ex(

@@ -61,6 +61,28 @@ TEST_CASE("valid command lines become a Config", "[cli]") {
     }
 }
 
+TEST_CASE("the overhead budget: the mode's by default, a percentage, or off", "[cli]") {
+    struct Case {
+        std::vector<std::string> args;
+        double budget_pct;
+    };
+    const Case cases[] = {
+        {{"trace", "-p", "7"}, kTraceBudgetPct},
+        {{"run", "--", "python3"}, kTraceBudgetPct},
+        {{"trace", "-p", "7", "--mode", "continuous"}, kContinuousBudgetPct},
+        {{"trace", "-p", "7", "--max-overhead", "5"}, 5},
+        {{"trace", "-p", "7", "--mode", "continuous", "--max-overhead", "0.5"}, 0.5},
+        {{"trace", "-p", "7", "--max-overhead", "off"}, 0},
+        {{"run", "--max-overhead", "off", "--", "python3"}, 0},
+    };
+    for (const auto& c : cases) {
+        INFO(Catch::Detail::stringify(c.args));
+        auto p = parse(c.args);
+        REQUIRE(p.result.config);
+        CHECK(budget_pct(*p.result.config) == c.budget_pct);
+    }
+}
+
 TEST_CASE("every output path is listed with its option", "[cli]") {
     for (const char* command : {"trace", "snapshot"}) {
         INFO(command);
@@ -91,7 +113,9 @@ TEST_CASE("usage errors are one short line in leakscope's words", "[cli]") {
         {{"trace", "-p", "7", "--stack-storage", "3"}, "--stack-storage: '3' is out of range (64 to 1048576)"},
         {{"trace", "-p", "7", "--max-live", "1e9"}, "--max-live"},
         {{"trace", "-p", "7", "--sample-bytes", "nan"}, "is not a number of bytes"},
-        {{"trace", "-p", "7", "--max-overhead", "inf"}, "is not a percentage"},
+        {{"trace", "-p", "7", "--max-overhead", "inf"}, "is not a percentage or 'off'"},
+        {{"trace", "-p", "7", "--max-overhead", "0"}, "--max-overhead: '0' is out of range"},
+        {{"trace", "-p", "7", "--max-overhead", "none"}, "is not a percentage or 'off'"},
         {{"trace", "-p", "7", "--mode", "fast"}, "--mode"},
         {{"trace", "-p", std::string(500, '9')}, "...' is out of range"},
         {{"trace", "-p", "a\x1b[31mb"}, "'a\\x1b[31mb' is not a process id"},

@@ -40,6 +40,18 @@ const CLI::Validator kPid = number_in(1, kMaxPid, true, "a process id");
 const CLI::Validator kSeconds = number_in(0, 1e9, false, "a number of seconds");
 const CLI::Validator kPositiveSeconds = number_in(1e-3, 1e9, false, "a number of seconds");
 
+// An overhead budget in percent, or "off", turned into 0 (no budget).
+CLI::Validator budget_pct() {
+    const CLI::Validator pct = number_in(0.1, 1000, false, "a percentage or 'off'");
+    return CLI::Validator(
+        [pct](std::string& text) {
+            if (text != "off") return pct(text);
+            text = "0";
+            return std::string();
+        },
+        "PCT|off");
+}
+
 // CLI11's message, cut to one short line with what the user typed escaped.
 std::string usage_line(const CLI::ParseError& e) {
     std::string text = escape_control(e.what());
@@ -51,12 +63,12 @@ constexpr const char* kExamples = R"(
 EXAMPLES:
   leakscope dump -p 1234              # every thread's Python stack, innermost first
   leakscope dump -p 1234 --json       # the same as JSON
-  leakscope trace -p 1234             # leak-suspect report every 10 s until Ctrl-C
+  leakscope trace -p 1234             # leak-suspect report every 10 s until Ctrl-C (10% budget)
   leakscope trace -p 1234 --duration 60 --interval 5 --json leaks.json
   leakscope run -- python3 app.py     # trace a command from its first instruction
-  leakscope run --fail-on-leak --duration 120 -- python3 -m pytest   # CI gate (exit 20 on a leak)
+  leakscope run --fail-on-leak --max-overhead off --duration 120 -- python3 -m pytest   # CI gate (exit 20)
   leakscope trace -p 1234 --mode continuous          # leave it on: at most 2% overhead
-  leakscope trace -p 1234 --max-overhead 10          # trace within a 10% budget
+  leakscope run --max-overhead off -- python3 t.py   # every allocation traced: short runs, CI
   leakscope trace -p 1234 --duration 60 --html leaks.html --pprof leaks.pb.gz
   leakscope report leaks.json --html leaks.html      # render a saved report offline
   leakscope snapshot -p 1234 --freeze --json heap.json  # what the heap holds now, and who holds it
@@ -98,8 +110,9 @@ void add_trace_options(CLI::App& sub, Config& c) {
                    "probes attached in windows within the overhead budget")
         ->check(CLI::IsMember({"trace", "continuous"}))->capture_default_str();
     sub.add_option("--max-overhead", c.max_overhead_pct,
-                   "Overhead budget in percent of the target's CPU time (continuous mode: 2)")
-        ->check(number_in(0.1, 1000, false, "a percentage"));
+                   "Overhead budget in percent of the target's CPU time (trace mode: 10, continuous mode: 2); "
+                   "off: trace every allocation, whatever it costs")
+        ->transform(budget_pct());
     sub.add_flag("--per-probe-links", c.per_probe_links,
                  "Attach one perf event per probe, as kernels before 6.6 must (slower to attach and detach)");
     sub.add_option("--color", c.color, "Colour the text report")
@@ -108,6 +121,11 @@ void add_trace_options(CLI::App& sub, Config& c) {
 }
 
 }  // namespace
+
+double budget_pct(const Config& c) {
+    if (c.max_overhead_pct >= 0) return c.max_overhead_pct;
+    return c.mode == "continuous" ? kContinuousBudgetPct : kTraceBudgetPct;
+}
 
 std::vector<preflight::OutputPath> Config::output_paths() const {
     std::vector<preflight::OutputPath> out;

@@ -34,7 +34,7 @@ struct Config {
     bool verbose = false;                     // -v, --verbose
     std::string color = "auto";               // --color auto|always|never
     std::string mode = "trace";               // --mode trace|continuous
-    double max_overhead_pct = -1;             // --max-overhead (unset: none in trace, 2 in continuous)
+    double max_overhead_pct = -1;             // --max-overhead (unset: the mode's budget; 0: off)
     bool per_probe_links = false;             // --per-probe-links
     size_t top = 20;                          // snapshot: --top
     bool freeze = false;                      // snapshot: --freeze
@@ -45,8 +45,13 @@ struct Config {
     std::vector<preflight::OutputPath> output_paths() const;
 };
 
-// Overhead budget of continuous mode when --max-overhead is not given.
+// Overhead budgets when --max-overhead is not given: safe to point at a
+// production process (trace), cheap enough to leave on (continuous).
+constexpr double kTraceBudgetPct = 10;
 constexpr double kContinuousBudgetPct = 2;
+
+// The budget in force: --max-overhead, else the mode's; 0: none.
+double budget_pct(const Config& c);
 
 // Exit status of a run with --fail-on-leak that found suspects.
 constexpr int kLeakFoundStatus = 20;

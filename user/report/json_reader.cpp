@@ -196,7 +196,7 @@ Overhead overhead_of(const Node& n) {
     Overhead o;
     o.probe_hits = n["probe_hits"].count();
     o.estimated_cpu_s = n["estimated_cpu_s"].number();
-    o.estimated_pct = n["estimated_pct"].number();
+    o.estimated_pct = n.has("estimated_pct") ? std::optional(n["estimated_pct"].number()) : std::nullopt;
     if (n.has("budget_pct")) o.budget_pct = n["budget_pct"].number();
     o.probe_floor_ns = n["probe_floor_ns"].number();
     o.duty_cycle = n["duty_cycle"].number();

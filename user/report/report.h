@@ -163,7 +163,9 @@ struct Growth {
 struct Overhead {
     uint64_t probe_hits = 0;
     double estimated_cpu_s = 0;  // CPU time the probes are estimated to have cost the target
-    double estimated_pct = 0;    // that time as a share of the target's own CPU time
+    // That time as a share of the target's own CPU time; nullopt: the probes
+    // took 99% or more of it (the target ran over 100x slower).
+    std::optional<double> estimated_pct = 0;
     std::optional<double> budget_pct;  // --max-overhead (or the continuous mode's default)
     double probe_floor_ns = 0;   // measured cost of an empty probe hit on this machine
     double duty_cycle = 1;       // share of the time allocation probes were attached

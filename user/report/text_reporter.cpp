@@ -59,7 +59,10 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
     fmt::print(out, "{} pid {}, Python {}", paint("leakscope:", kHeading), report.target.pid,
                report.target.python.empty() ? "?" : report.target.python);
     if (!report.target.binary.empty()) fmt::print(out, " ({})", report.target.binary);
-    fmt::print(out, "\nmode {}, elapsed {}, report {}{}\n", report.mode.empty() ? "?" : report.mode,
+    const auto& budget = report.overhead.budget_pct;
+    fmt::print(out, "\nmode {} ({}), elapsed {}, report {}{}\n", report.mode.empty() ? "?" : report.mode,
+               budget ? fmt::format("budget {:g}% of the target's CPU time", *budget)
+                      : std::string("no budget: every allocation traced"),
                human_duration(report.elapsed_s), report.interval, report.final ? " (final)" : "");
     if (report.target.exec)
         fmt::print(out, "{}\n", paint("the target exec'd another program: tracing ended there", kHeading));
@@ -170,8 +173,12 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
         fmt::print(out, "  every allocation traced; ");
     fmt::print(out, "{} events seen\n", human_count(report.sampling.events));
     const Overhead& o = report.overhead;
-    fmt::print(out, "  estimated overhead: {:.1f}% of the target's CPU time ({:.2f} s in {} probe hits",
-               o.estimated_pct, o.estimated_cpu_s, human_count(o.probe_hits));
+    if (o.estimated_pct)
+        fmt::print(out, "  estimated overhead: {:.1f}% of the target's CPU time", *o.estimated_pct);
+    else
+        fmt::print(out, "  estimated overhead: the target ran over 100x slower: its probe hits took 99% or more "
+                        "of its CPU time");
+    fmt::print(out, " ({:.2f} s in {} probe hits", o.estimated_cpu_s, human_count(o.probe_hits));
     if (o.probe_floor_ns > 0) fmt::print(out, "; an empty probe hit costs {:.0f} ns here", o.probe_floor_ns);
     fmt::print(out, ")\n");
     if (o.budget_pct)

@@ -22,10 +22,11 @@ constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
 constexpr double kGrowthFraction = 0.05;
 
 // The probes' cost as a share of the target's own work. The probes run on the
-// target's CPU time, so an estimate above it only means "nearly all of it".
+// target's CPU time, so an estimate above it only means "nearly all of it":
+// the budget's decisions need no more than that.
 double percent(double cost, double cpu) {
     if (cpu <= 0) return 0;
-    cost = std::min(cost, 0.99 * cpu);
+    cost = std::min(cost, Governor::kMaxShare * cpu);
     return 100 * cost / (cpu - cost);
 }
 }  // namespace
@@ -36,7 +37,11 @@ Governor::Governor(GovernorConfig config)
 
 void Governor::note(double t, std::string what) { adjustments_.push_back(fmt::format("{:.0f} s: {}", t, what)); }
 
-double Governor::estimated_pct() const { return percent(last_.probe_s - first_.probe_s, last_.target_cpu_s - first_.target_cpu_s); }
+std::optional<double> Governor::estimated_pct() const {
+    const double cost = last_.probe_s - first_.probe_s, cpu = last_.target_cpu_s - first_.target_cpu_s;
+    if (cpu > 0 && cost >= kMaxShare * cpu) return std::nullopt;
+    return percent(cost, cpu);
+}
 
 double Governor::duty_cycle() const {
     const double span = last_.t_s - first_.t_s;

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,12 +47,15 @@ public:
     void switched(const CostReading& reading);
 
     uint64_t sample_bytes() const { return sample_bytes_; }
-    double estimated_pct() const;  // over the whole run
+    // Over the whole run; nullopt when the probes took kMaxShare or more of
+    // the target's CPU time: then only "over 1/(1-kMaxShare) times slower" is known.
+    std::optional<double> estimated_pct() const;
     double duty_cycle() const;
     double budget_pct() const { return budget_pct_; }
     const std::vector<std::string>& adjustments() const { return adjustments_; }
 
     static constexpr uint64_t kMaxSampleBytes = 1 << 20;
+    static constexpr double kMaxShare = 0.99;
     static constexpr double kEscalationFactor = 5;
     static constexpr double kMaxEscalatedPct = 10;
 

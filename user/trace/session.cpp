@@ -95,7 +95,7 @@ constexpr double kTraceWarnPct = 50;
 GovernorConfig governor_config(const cli::Config& c) {
     GovernorConfig g;
     const bool continuous = c.mode == "continuous";
-    g.budget_pct = c.max_overhead_pct > 0 ? c.max_overhead_pct : continuous ? cli::kContinuousBudgetPct : 0;
+    g.budget_pct = cli::budget_pct(c);
     g.escalate = continuous;
     g.window_s = continuous ? 1 : 2;
     g.sample_bytes = c.sample_bytes;
@@ -184,11 +184,13 @@ private:
             if (!on) heap_.probes_detached(seconds_since_start());
             if (auto after = cost_reading()) governor_.switched(*after);
         }
-        if (!warned_ && governor_.budget_pct() <= 0 && r->t_s > 3 && governor_.estimated_pct() > kTraceWarnPct) {
+        const auto estimate = governor_.estimated_pct();
+        if (!warned_ && governor_.budget_pct() <= 0 && r->t_s > 3 && (!estimate || *estimate > kTraceWarnPct)) {
             warned_ = true;
-            std::cerr << fmt::format("leakscope: warning: tracing costs the target about {:.0f}% of its CPU time; "
-                                     "use --max-overhead PCT or --mode continuous to bound it\n",
-                                     governor_.estimated_pct());
+            const std::string cost = estimate ? fmt::format("about {:.0f}% of its CPU time", *estimate)
+                                              : "over 100x its CPU time";
+            std::cerr << fmt::format("leakscope: warning: tracing costs the target {}; with --max-overhead off "
+                                     "nothing bounds it (drop the option for a 10% budget)\n", cost);
         }
         probe_cpu_s_ = r->probe_s;
     }
