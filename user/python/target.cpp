@@ -18,11 +18,16 @@ uint64_t Target::interpreter() const {
     return mem->read_ptr(interp.runtime_addr + layout.runtime_interp_head).value_or(0);
 }
 
+uint64_t Target::gc_state() const {
+    if (layout.gc_offset < 0) return 0;
+    const uint64_t base = layout.gc_in_runtime ? interp.runtime_addr : interpreter();
+    return base ? base + uint64_t(layout.gc_offset) : 0;
+}
+
 std::vector<uint64_t> Target::thread_states(bool* cut) const {
     std::vector<uint64_t> out;
     uint64_t is = interpreter();
-    int i = 0;
-    for (; i < kMaxInterpreters && is; ++i) {
+    for (int i = 0; i < kMaxInterpreters && is; ++i) {
         auto threads = thread_list(*mem, layout, is, kMaxThreads - out.size(), nullptr, cut);
         out.insert(out.end(), threads.begin(), threads.end());
         is = mem->read_ptr(is + layout.interp_next).value_or(0);

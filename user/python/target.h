@@ -19,6 +19,8 @@ struct Target {
 
     // The main interpreter's first thread state, 0 if none.
     uint64_t interpreter() const;
+    // The collector's state (GCState), 0 if it cannot be told.
+    uint64_t gc_state() const;
     // All thread states of all interpreters (bounded). *cut is set when a
     // list was longer than the bound or looped back.
     std::vector<uint64_t> thread_states(bool* cut = nullptr) const;

@@ -28,12 +28,10 @@ KnownTypes known_types(const python::Target& t) {
     return known;
 }
 
-
 uint64_t gc_state(const python::Target& t) {
-    const auto& L = t.layout;
-    const uint64_t base = L.gc_in_runtime ? t.interp.runtime_addr : t.interpreter();
-    if (!base) throw Error(Errc::TargetExited, "the interpreter state cannot be read (exited or finalizing?)");
-    return base + L.gc_offset;
+    const uint64_t gc = t.gc_state();
+    if (!gc) throw Error(Errc::TargetExited, "the interpreter state cannot be read (exited or finalizing?)");
+    return gc;
 }
 
 }  // namespace

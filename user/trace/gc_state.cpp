@@ -3,11 +3,9 @@
 
 namespace leakscope::trace {
 std::optional<GcState> read_gc_state(const python::Target& t) {
-    const auto& L = t.layout;
-    if (L.gc_offset < 0 || L.gc_stats < 0) return std::nullopt;
-    uint64_t base = L.gc_in_runtime ? t.interp.runtime_addr : t.interpreter();
-    if (!base) return std::nullopt;
-    return read_gc_state(*t.mem, L, base + L.gc_offset);
+    const uint64_t gc = t.gc_state();
+    if (!gc) return std::nullopt;
+    return read_gc_state(*t.mem, t.layout, gc);
 }
 
 std::optional<GcState> read_gc_state(const proc::MemoryReader& mem, const python::PyLayout& L, uint64_t gc) {

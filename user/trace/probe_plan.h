@@ -53,4 +53,8 @@ struct Binary {
 // libc: the C library the target uses (elf null: native memory not traced).
 ProbePlan plan_probes(const Binary& python, const Binary& libc);
 
+// The plan for --verbose: its notes and one line per probe, indented.
+// floor_ns: the measured cost of an empty probe hit here.
+std::string describe_plan(const ProbePlan& plan, double floor_ns);
+
 }  // namespace leakscope::trace

@@ -38,21 +38,6 @@
 namespace leakscope::trace {
 namespace {
 
-// The tracer's error counters (the LS_ERRORS vocabulary) as report drops.
-void add_tracer_drops(const std::array<uint64_t, LS_ERR_COUNT>& errors, std::vector<report::Drop>& out) {
-    static const char* kNames[] = {
-#define LS_ERR_NAME(name, remedy) #name,
-        LS_ERRORS(LS_ERR_NAME)
-#undef LS_ERR_NAME
-    };
-    static const char* kRemedies[] = {
-#define LS_ERR_REMEDY(name, remedy) remedy,
-        LS_ERRORS(LS_ERR_REMEDY)
-#undef LS_ERR_REMEDY
-    };
-    for (size_t e = 0; e < errors.size(); ++e) out.push_back({kNames[e], errors[e], kRemedies[e]});
-}
-
 uint64_t monotonic_ns() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock bpf_ktime_get_ns() reads
@@ -132,7 +117,10 @@ public:
         floor_ns_ = tracer_->measure_probe_floor_ns();
         if (c_.fault_period && !tracer_->samples_faults())
             std::cerr << "leakscope: warning: the kernel refused the page-fault event; memory growth is not reported\n";
-        if (c_.verbose) print_plan();
+        if (c_.verbose)
+            std::cerr << fmt::format("probe plan for {} (CPython {}, layout: {}):\n{}", target_.interp.open_path,
+                                     target_.interp.version.str(), target_.layout.source,
+                                     describe_plan(plan_, floor_ns_));
         std::cerr << fmt::format("leakscope: tracing PID {} (CPython {}), {} probes attached; reports every {:g} s{}\n",
                                  target_.interp.pid, target_.interp.version.str(), tracer_->attached(), c_.interval_s,
                                  c_.duration_s > 0 ? fmt::format(" for {:g} s", c_.duration_s) : ", Ctrl-C to stop");
@@ -231,17 +219,6 @@ private:
         auto merged = native::merge(native_symbolizer_.symbolize(tracer_->native_stack(native_stack_id)), python);
         native_incomplete_ += merged.incomplete;
         return {std::move(merged.frames), flags};
-    }
-
-    void print_plan() const {
-        std::cerr << fmt::format("probe plan for {} (CPython {}, layout: {}):\n", target_.interp.open_path,
-                                 target_.interp.version.str(), target_.layout.source);
-        for (const auto& n : plan_.notes) std::cerr << "  " << n << "\n";
-        std::cerr << fmt::format("  measured here: an empty probe hit on an emulated instruction costs {:.0f} ns; "
-                                 "single-stepped ones cost roughly 15 times more\n", floor_ns_);
-        for (const auto& p : plan_.probes)
-            std::cerr << fmt::format("  {:<14} {:#x} {}  [{}]\n", probe_kind_name(p.kind), p.vaddr, p.where,
-                                     p.emulated ? "emulated" : "single-stepped");
     }
 
     // One report: sweep (when the target can still be read), analyse, print.
@@ -359,7 +336,7 @@ private:
             r.gc.pauses = report::GcPauses{p.collections, double(p.pause_ns) / 1e6, double(p.max_pause_ns) / 1e6};
         }
 
-        add_tracer_drops(tracer_->error_counters(), r.drops);
+        for (const auto& e : tracer_->error_counters()) r.drops.push_back({e.name, e.count, e.remedy});
         for (const auto& d : symbolizer_.drops().counters()) r.drops.push_back({d.name, d.count, d.remedy});
         if (native_incomplete_)
             r.drops.push_back({"NATIVE_STACK_INCOMPLETE", native_incomplete_,

@@ -438,13 +438,24 @@ std::array<FamilyCounters, LS_FAMILY_COUNT> Tracer::family_counters() const {
     return out;
 }
 
-std::array<uint64_t, LS_ERR_COUNT> Tracer::error_counters() const {
-    std::array<uint64_t, LS_ERR_COUNT> out{};
+std::vector<Tracer::ErrorCount> Tracer::error_counters() const {
+    static const char* kNames[] = {
+#define LS_ERR_NAME(name, remedy) #name,
+        LS_ERRORS(LS_ERR_NAME)
+#undef LS_ERR_NAME
+    };
+    static const char* kRemedies[] = {
+#define LS_ERR_REMEDY(name, remedy) remedy,
+        LS_ERRORS(LS_ERR_REMEDY)
+#undef LS_ERR_REMEDY
+    };
+    std::vector<ErrorCount> out;
     std::vector<uint64_t> per_cpu(ncpus_);
     for (uint32_t e = 0; e < LS_ERR_COUNT; ++e) {
-        if (bpf_map__lookup_elem(skel_->maps.errors, &e, sizeof e, per_cpu.data(), per_cpu.size() * sizeof(uint64_t), 0))
-            continue;
-        for (uint64_t v : per_cpu) out[e] += v;
+        uint64_t total = 0;
+        if (!bpf_map__lookup_elem(skel_->maps.errors, &e, sizeof e, per_cpu.data(), per_cpu.size() * sizeof(uint64_t), 0))
+            for (uint64_t v : per_cpu) total += v;
+        out.push_back({kNames[e], total, kRemedies[e]});
     }
     return out;
 }

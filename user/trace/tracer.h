@@ -91,7 +91,14 @@ public:
     double measure_probe_floor_ns();
 
     std::array<FamilyCounters, LS_FAMILY_COUNT> family_counters() const;
-    std::array<uint64_t, LS_ERR_COUNT> error_counters() const;
+    // The BPF side's error counters (the LS_ERRORS vocabulary), each with its
+    // name and the remedy a report shows.
+    struct ErrorCount {
+        const char* name;
+        uint64_t count;
+        const char* remedy;
+    };
+    std::vector<ErrorCount> error_counters() const;
     GcPauses gc_pauses() const;
     size_t attached() const { return attached_; }
 
