@@ -285,10 +285,10 @@ void add_heap_fields(PyLayout& l, const DebugOffsets& d, const Supplement& s) {
     l.frame_localsplus = off(d, "interpreter_frame.localsplus");
     // PyFrameObject's head (f_back, f_frame, f_trace) has not moved since 3.11.
     l.frame_object_frame = 24;
-    l.frame_object_refs = {16, 32};
+    l.frame_object_refs = {{16, "f_back"}, {32, "f_trace"}};
     l.gen_iframe = s.gen_iframe;
     l.gen_frame_state = s.gen_frame_state;
-    if (s.gen_iframe >= 0) l.gen_refs = {24, 32};  // gi_name, gi_qualname (3.12+ head)
+    if (s.gen_iframe >= 0) l.gen_refs = {{24, "__name__"}, {32, "__qualname__"}};  // 3.12+ head
     l.function_refs = function_refs_310();
     l.interp_obmalloc = s.interp_obmalloc;
     l.interp_obmalloc_indirect = true;

@@ -89,12 +89,12 @@ PyLayout layout38() {
     l.code_cellvars = 88;
     l.code_freevars = 80;
     l.frame_localsplus = 360;  // offsetof(PyFrameObject, f_localsplus)
-    // f_back, f_code, f_builtins, f_globals, f_locals, f_trace
-    l.frame_object_refs = {24, 32, 40, 48, 56, 80};
-    l.gen_refs = {16, 32, 48, 56};  // gi_frame, gi_code, gi_name, gi_qualname
-    // func_code, globals, defaults, kwdefaults, closure, doc, name, dict, module,
-    // annotations, qualname
-    l.function_refs = {16, 24, 32, 40, 48, 56, 64, 72, 88, 96, 104};
+    l.frame_object_refs = {{24, "f_back"}, {32, "f_code"}, {40, "f_builtins"}, {48, "f_globals"},
+                           {56, "f_locals"}, {80, "f_trace"}};
+    l.gen_refs = {{16, "gi_frame"}, {32, "gi_code"}, {48, "__name__"}, {56, "__qualname__"}};
+    l.function_refs = {{16, "__code__"}, {24, "__globals__"}, {32, "__defaults__"}, {40, "__kwdefaults__"},
+                       {48, "__closure__"}, {56, "__doc__"}, {64, "__name__"}, {72, "__dict__"},
+                       {88, "__module__"}, {96, "__annotations__"}, {104, "__qualname__"}};
     l.pymalloc_arena_size = 256 << 10;
     l.pymalloc_pool_size = 4 << 10;
     l.pymalloc_static_table = true;
@@ -126,8 +126,9 @@ PyLayout layout310() {
     l.heap_type_qualname = 864;  // PyAsyncMethods gained am_send
     l.heap_type_cached_keys = 872;
     l.frame_localsplus = 352;
-    l.frame_object_refs = {24, 32, 40, 48, 56, 72};
-    l.gen_refs = {16, 24, 40, 48};  // gi_frame, gi_code, gi_name, gi_qualname
+    l.frame_object_refs = {{24, "f_back"}, {32, "f_code"}, {40, "f_builtins"}, {48, "f_globals"},
+                           {56, "f_locals"}, {72, "f_trace"}};
+    l.gen_refs = {{16, "gi_frame"}, {24, "gi_code"}, {40, "__name__"}, {48, "__qualname__"}};
     l.function_refs = function_refs_310();
     l.pymalloc_arena_size = 1 << 20;  // 64-bit builds with the radix tree: 1 MiB arenas, 16 KiB pools
     l.pymalloc_pool_size = 16 << 10;
@@ -172,11 +173,11 @@ PyLayout layout311() {
     l.code_localsplusnames = 96;
     l.frame_localsplus = 72;  // offsetof(_PyInterpreterFrame, localsplus)
     l.frame_object_frame = 24;  // offsetof(PyFrameObject, f_frame)
-    l.frame_object_refs = {16, 32};  // f_back, f_trace
+    l.frame_object_refs = {{16, "f_back"}, {32, "f_trace"}};
     l.gen_iframe = 80;
     l.gen_frame_state = 75;
     l.gen_frame_cleared = 4;
-    l.gen_refs = {16, 32, 40};  // gi_code, gi_name, gi_qualname
+    l.gen_refs = {{16, "gi_code"}, {32, "__name__"}, {40, "__qualname__"}};
     l.source = "table 3.11";
     return l;
 }
@@ -211,7 +212,7 @@ PyLayout layout312() {
     l.long_tag = 16;  // offsetof(PyLongObject, long_value.lv_tag)
     l.gen_iframe = 72;
     l.gen_frame_state = 67;
-    l.gen_refs = {24, 32};  // gi_name, gi_qualname (the code is the frame's)
+    l.gen_refs = {{24, "__name__"}, {32, "__qualname__"}};  // the code is the frame's
     l.pymalloc_static_table = false;
     l.interp_obmalloc = 3960;  // offsetof(PyInterpreterState, obmalloc), a struct
     l.interp_obmalloc_indirect = false;
@@ -229,42 +230,44 @@ __u32 u32_or_absent(int64_t offset) {
 
 }  // namespace
 
-const std::vector<int64_t>& function_refs_310() {
-    // func_globals, builtins, name, qualname, code, defaults, kwdefaults, closure,
-    // doc, dict, module, annotations
-    static const std::vector<int64_t> refs = {16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 104, 112};
+const std::vector<RefField>& function_refs_310() {
+    static const std::vector<RefField> refs = {
+        {16, "__globals__"}, {24, "__builtins__"}, {32, "__name__"}, {40, "__qualname__"},
+        {48, "__code__"}, {56, "__defaults__"}, {64, "__kwdefaults__"}, {72, "__closure__"},
+        {80, "__doc__"}, {88, "__dict__"}, {104, "__module__"}, {112, "__annotations__"}};
     return refs;
 }
 
 const std::vector<CTypeRefs>& c_type_refs(const PyVersion& v) {
     // property: fget, fset, fdel, doc, and from 3.10 on prop_name.
     static const std::vector<CTypeRefs> base = {
-        {"property", false, {16, 24, 32, 40}},
-        {"classmethod", false, {16, 24}},    // cm_callable, cm_dict
-        {"staticmethod", false, {16, 24}},
-        {"builtin_function_or_method", false, {24, 32}},  // m_self, m_module
-        {"builtin_method", false, {24, 32, 56}},         // PyCMethodObject: + mm_class
-        {"method-wrapper", false, {16, 24}},             // descr, self
-        {"method_descriptor", false, {16}},              // d_type
-        {"classmethod_descriptor", false, {16}},
-        {"member_descriptor", false, {16}},
-        {"getset_descriptor", false, {16}},
-        {"wrapper_descriptor", false, {16}},
-        {"weakref", false, {24}},  // wr_callback; the referent is not a strong reference
-        {"weakref.ReferenceType", false, {24}},
-        {"weakproxy", false, {24}},
-        {"weakcallableproxy", false, {24}},
-        {"weakref.ProxyType", false, {24}},
-        {"weakref.CallableProxyType", false, {24}},
-        {"mappingproxy", false, {16}},
-        {"functools.partial", false, {16, 24, 32, 40}},  // fn, args, keywords, __dict__
-        {"types.SimpleNamespace", false, {16}},
-        {"collections.defaultdict", true, {48}},         // default_factory
-        {"collections.OrderedDict", true, {96}},         // od_inst_dict
+        {"property", false, {{16, "fget"}, {24, "fset"}, {32, "fdel"}, {40, "__doc__"}}},
+        {"classmethod", false, {{16, "__func__"}, {24, "__dict__"}}},
+        {"staticmethod", false, {{16, "__func__"}, {24, "__dict__"}}},
+        {"builtin_function_or_method", false, {{24, "__self__"}, {32, "__module__"}}},
+        {"builtin_method", false, {{24, "__self__"}, {32, "__module__"}, {56, "mm_class"}}},  // PyCMethodObject
+        {"method-wrapper", false, {{16, "descr"}, {24, "__self__"}}},
+        {"method_descriptor", false, {{16, "__objclass__"}}},
+        {"classmethod_descriptor", false, {{16, "__objclass__"}}},
+        {"member_descriptor", false, {{16, "__objclass__"}}},
+        {"getset_descriptor", false, {{16, "__objclass__"}}},
+        {"wrapper_descriptor", false, {{16, "__objclass__"}}},
+        // The referent of a weak reference is not a strong reference.
+        {"weakref", false, {{24, "__callback__"}}},
+        {"weakref.ReferenceType", false, {{24, "__callback__"}}},
+        {"weakproxy", false, {{24, "__callback__"}}},
+        {"weakcallableproxy", false, {{24, "__callback__"}}},
+        {"weakref.ProxyType", false, {{24, "__callback__"}}},
+        {"weakref.CallableProxyType", false, {{24, "__callback__"}}},
+        {"mappingproxy", false, {{16, "mapping"}}},
+        {"functools.partial", false, {{16, "func"}, {24, "args"}, {32, "keywords"}, {40, "__dict__"}}},
+        {"types.SimpleNamespace", false, {{16, "__dict__"}}},
+        {"collections.defaultdict", true, {{48, "default_factory"}}},
+        {"collections.OrderedDict", true, {{96, "__dict__"}}},  // od_inst_dict
     };
     static const std::vector<CTypeRefs> from310 = [] {
         auto refs = base;
-        refs[0].fields.push_back(48);
+        refs[0].fields.push_back({48, "__name__"});  // property's prop_name
         return refs;
     }();
     return v.minor >= 10 ? from310 : base;

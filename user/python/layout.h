@@ -50,6 +50,14 @@ enum class ManagedDict {
     Inline313,  // 3.13+: dict at obj-24; values inline at obj+tp_basicsize (Py_TPFLAGS_INLINE_VALUES)
 };
 
+// A reference field of a fixed-layout object, named as Python code would
+// reach it (holder paths say `.__closure__`, not an offset).
+struct RefField {
+    int64_t offset;
+    const char* name;
+    bool operator==(const RefField&) const = default;
+};
+
 // Offsets are bytes within the named struct; -1 means the field does not exist
 // in this version.
 struct PyLayout {
@@ -179,12 +187,12 @@ struct PyLayout {
     int64_t frame_localsplus = -1;     // f_localsplus (frame object) or localsplus (interpreter frame)
     int64_t frame_object_frame = -1;   // 3.11+ PyFrameObject.f_frame
     int owner_frame_object = 2;        // FRAME_OWNED_BY_FRAME_OBJECT (3.11+)
-    std::vector<int64_t> frame_object_refs;  // PyFrameObject fields outside the locals
+    std::vector<RefField> frame_object_refs;  // PyFrameObject fields outside the locals
     int64_t gen_iframe = -1;           // 3.11+ embedded _PyInterpreterFrame
     int64_t gen_frame_state = -1;      // 3.11+ int8 gi_frame_state
     int gen_frame_cleared = 4;         // FRAME_CLEARED
-    std::vector<int64_t> gen_refs;     // gi_frame (3.8-3.10), gi_code, gi_name, gi_qualname
-    std::vector<int64_t> function_refs;  // code, globals, defaults, closure, ... (func_traverse)
+    std::vector<RefField> gen_refs;     // gi_frame (3.8-3.10), gi_code, gi_name, gi_qualname
+    std::vector<RefField> function_refs;  // code, globals, defaults, closure, ... (func_traverse)
 
     // pymalloc's arena table: the static `arenas` / `maxarenas` (3.8-3.11), or
     // interp->obmalloc.mgmt (3.12: inline; 3.13: behind a pointer).
@@ -214,7 +222,7 @@ bool is_supported(const PyVersion& v);
 struct CTypeRefs {
     std::string tp_name;
     bool dict_base = false;
-    std::vector<int64_t> fields;
+    std::vector<RefField> fields;
 };
 
 // The C types besides the core containers whose references are read, for a
@@ -223,7 +231,7 @@ struct CTypeRefs {
 const std::vector<CTypeRefs>& c_type_refs(const PyVersion& v);
 
 // The PyFunctionObject fields func_traverse visits, 3.10 on (3.14 only appends fields).
-const std::vector<int64_t>& function_refs_310();
+const std::vector<RefField>& function_refs_310();
 
 // Layout from the built-in tables (3.8-3.12). Empty for other versions.
 std::optional<PyLayout> table_layout(const PyVersion& v);

@@ -58,7 +58,10 @@ std::string step(const HeapSource& s, const Heap& h, uint32_t parent, uint32_t c
         case EdgeKind::SetItem: return "{item}";
         case EdgeKind::DictKey: return "<key>";
         case EdgeKind::Class: return ".__class__";
-        case EdgeKind::Field: return "<field +" + std::to_string(e.label) + ">";
+        case EdgeKind::Field: {
+            const char* name = field_name(s.ctx.layout, s.types.at(h.type[parent]), int64_t(e.label));
+            return name ? std::string(".") + name : "<field +" + std::to_string(e.label) + ">";
+        }
         }
     }
     return "<?>";  // the target changed since it was read

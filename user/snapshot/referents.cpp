@@ -166,7 +166,7 @@ void instance_referents(const ReadContext& ctx, uint64_t obj, const TypeInfo& t,
 
 void generator_referents(const ReadContext& ctx, uint64_t gen, std::vector<Edge>& out) {
     const auto& L = ctx.layout;
-    for (int64_t off : L.gen_refs) field(ctx, gen, off, out);
+    for (const auto& f : L.gen_refs) field(ctx, gen, f.offset, out);
     if (L.gen_iframe < 0) return;
     auto state = ctx.mem.read_as<int8_t>(gen + L.gen_frame_state);
     if (state && *state < L.gen_frame_cleared) frame_locals(ctx, gen + L.gen_iframe, out);
@@ -174,7 +174,7 @@ void generator_referents(const ReadContext& ctx, uint64_t gen, std::vector<Edge>
 
 void frame_object_referents(const ReadContext& ctx, uint64_t frame, std::vector<Edge>& out) {
     const auto& L = ctx.layout;
-    for (int64_t off : L.frame_object_refs) field(ctx, frame, off, out);
+    for (const auto& f : L.frame_object_refs) field(ctx, frame, f.offset, out);
     if (L.frame_object_frame < 0) {
         frame_locals(ctx, frame, out);  // 3.8-3.10: the object is the frame
         return;
@@ -196,7 +196,7 @@ void type_referents(const ReadContext& ctx, uint64_t type, std::vector<Edge>& ou
 void object_referents(const ReadContext& ctx, uint64_t obj, const TypeInfo& t, std::vector<Edge>& out) {
     const auto& L = ctx.layout;
     if (t.heap) instance_referents(ctx, obj, t, out);
-    for (int64_t off : t.fields) field(ctx, obj, off, out);
+    for (const auto& f : t.fields) field(ctx, obj, f.offset, out);
     switch (t.kind) {
     case Kind::Dict: return dict_items(ctx, obj, out);
     case Kind::List: return list_items(ctx, obj, out);
@@ -212,11 +212,28 @@ void object_referents(const ReadContext& ctx, uint64_t obj, const TypeInfo& t, s
         field(ctx, obj, L.method_func, out);
         return field(ctx, obj, L.method_self, out);
     case Kind::Function:
-        for (int64_t off : L.function_refs) field(ctx, obj, off, out);
+        for (const auto& f : L.function_refs) field(ctx, obj, f.offset, out);
         return;
     case Kind::FrameObject: return frame_object_referents(ctx, obj, out);
     case Kind::Generator: return generator_referents(ctx, obj, out);
     case Kind::Leaf: case Kind::Unreadable: case Kind::Str: case Kind::Int: return;
+    }
+}
+
+const char* field_name(const python::PyLayout& L, const TypeInfo& t, int64_t offset) {
+    auto in = [offset](const std::vector<python::RefField>& fields) -> const char* {
+        for (const auto& f : fields)
+            if (f.offset == offset) return f.name;
+        return nullptr;
+    };
+    if (const char* name = in(t.fields)) return name;
+    switch (t.kind) {
+    case Kind::Function: return in(L.function_refs);
+    case Kind::Generator: return in(L.gen_refs);
+    case Kind::FrameObject: return in(L.frame_object_refs);
+    case Kind::Cell: return offset == L.cell_ref ? "cell_contents" : nullptr;
+    case Kind::Method: return offset == L.method_func ? "__func__" : offset == L.method_self ? "__self__" : nullptr;
+    default: return nullptr;
     }
 }
 

@@ -52,6 +52,10 @@ void frame_locals(const ReadContext& ctx, uint64_t frame, std::vector<Edge>& out
 // included), plus the tables containers keep in separate blocks.
 uint64_t shallow_size(const ReadContext& ctx, uint64_t obj, const TypeInfo& t);
 
+// The name Python code reaches a Field edge of an object of type t by
+// (`__closure__`, `__self__`, `cell_contents`), nullptr if it has none.
+const char* field_name(const python::PyLayout& layout, const TypeInfo& t, int64_t offset);
+
 // The code object of an interpreter frame or frame object, 0 if none.
 uint64_t frame_code(const ReadContext& ctx, uint64_t frame);
 

@@ -36,7 +36,7 @@ struct TypeInfo {
     bool heap = false;      // a class (Py_TPFLAGS_HEAPTYPE)
     Kind kind = Kind::Leaf; // for classes: the kind of the nearest C base
     std::vector<Slot> slots;  // __slots__ of the class and its class bases
-    std::vector<int64_t> fields;  // fixed reference fields of a known C type (or its C base)
+    std::vector<python::RefField> fields;  // fixed reference fields of a known C type (or its C base)
     uint64_t cached_keys = 0; // ht_cached_keys: shared keys of instance attributes
 
     bool gc() const;
