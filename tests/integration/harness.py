@@ -431,6 +431,60 @@ def python_leaf(site):
 
 
 # --------------------------------------------------------------------------
+# HTML pages, rendered by headless Chromium
+
+CHROMIUM = shutil.which("chromium")
+
+
+def need(test, condition, reason):
+    """Skip TEST, with REASON printed, unless CONDITION holds."""
+    if not condition:
+        print("SKIP: %s" % reason, flush=True)
+        test.skipTest(reason)
+
+
+def artifacts_dir(script):
+    """Where SCRIPT keeps files worth a look after the run: the build's Testing/outputs/SCRIPT."""
+    path = os.path.join(os.path.dirname(CONFIG.leakscope), "Testing", "outputs", script)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def chromium(args, timeout=90):
+    """Run headless Chromium with a throwaway profile; returns stdout."""
+    with tempfile.TemporaryDirectory() as profile:
+        out = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+                              "--user-data-dir=" + profile] + args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                             universal_newlines=True)
+    if out.returncode != 0:
+        raise AssertionError("chromium failed (%d): %s" % (out.returncode, out.stderr[-2000:]))
+    return out.stdout
+
+
+def rendered_body(html_path):
+    """The page's <body> attributes after its scripts ran, and the DOM."""
+    dom = chromium(["--dump-dom", "file://" + html_path])
+    body = re.search(r"<body([^>]*)>", dom)
+    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1))) if body else {}
+    return attrs, dom
+
+
+def page_errors(dom):
+    """What the page's error handler wrote, for a failure message."""
+    found = re.search(r'<div id="errors">(.*?)</div>', dom, re.S)
+    return found.group(1) if found else None
+
+
+def screenshot(test, html_path, script, name, window="1400,2400"):
+    """Save a screenshot of the page as NAME in SCRIPT's artifacts_dir and print where it is."""
+    png = os.path.join(artifacts_dir(script), name)
+    chromium(["--window-size=" + window, "--screenshot=" + png, "file://" + html_path])
+    test.assertGreater(os.path.getsize(png), 10000)
+    print("screenshot: %s" % png)
+
+
+# --------------------------------------------------------------------------
 # Nothing of ours left behind
 
 def _pid_alive(pid):

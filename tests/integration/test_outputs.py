@@ -33,7 +33,6 @@ import harness  # noqa: E402
 SCENARIO = os.path.join(harness.ZOO_DIR, "leak_module_cache.py")
 SECONDS = 20
 GO = shutil.which("go") or "/usr/lib/go-1.19/bin/go"
-CHROMIUM = shutil.which("chromium")
 SPEEDSCOPE_SCHEMA = "/usr/local/share/leakscope/speedscope-file-format-schema.json"
 SYNTHETIC_STACKS = 50000
 RENDER_LIMIT_MS = 2000
@@ -45,38 +44,6 @@ def leak_line():
             if re.search(r"#\s*LEAK\s*$", line):
                 return number
     raise AssertionError("no # LEAK line in %s" % SCENARIO)
-
-
-def artifacts_dir():
-    path = os.path.join(os.path.dirname(harness.CONFIG.leakscope), "Testing", "outputs", "test_outputs")
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-def chromium(args, timeout=90):
-    """Run headless Chromium with a throwaway profile; returns stdout."""
-    with tempfile.TemporaryDirectory() as profile:
-        out = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
-                              "--user-data-dir=" + profile] + args,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                             universal_newlines=True)
-    if out.returncode != 0:
-        raise AssertionError("chromium failed (%d): %s" % (out.returncode, out.stderr[-2000:]))
-    return out.stdout
-
-
-def rendered_body(html_path):
-    """The page's <body> attributes after its scripts ran, and the DOM."""
-    dom = chromium(["--dump-dom", "file://" + html_path])
-    body = re.search(r"<body([^>]*)>", dom)
-    attrs = dict(re.findall(r'([\w-]+)="([^"]*)"', body.group(1))) if body else {}
-    return attrs, dom
-
-
-def need(test, condition, reason):
-    if not condition:
-        print("SKIP: %s" % reason, flush=True)
-        test.skipTest(reason)
 
 
 class OutputsTest(unittest.TestCase):
@@ -107,7 +74,7 @@ class OutputsTest(unittest.TestCase):
         self.assertGreater(len(self.report["profile"]["stacks"]), len(self.report["top_sites"]))
 
     def test_go_pprof_reads_a_memory_profile(self):
-        need(self, os.access(GO, os.X_OK), "go not installed (golang-1.19-go): pprof check not run")
+        harness.need(self, os.access(GO, os.X_OK), "go not installed (golang-1.19-go): pprof check not run")
         top = subprocess.run([GO, "tool", "pprof", "-top", "-lines", "-sample_index=inuse_space", self.files["pb.gz"]],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=120)
         self.assertEqual(top.returncode, 0, top.stderr)
@@ -133,10 +100,11 @@ class OutputsTest(unittest.TestCase):
             import jsonschema
         except ImportError:
             jsonschema = None
-        need(self, jsonschema is not None, "python3-jsonschema not installed: speedscope schema check not run")
-        need(self, os.path.exists(SPEEDSCOPE_SCHEMA),
-             "%s missing (scripts/install-deps.sh fetches it with npm): speedscope schema check not run"
-             % SPEEDSCOPE_SCHEMA)
+        harness.need(self, jsonschema is not None,
+                     "python3-jsonschema not installed: speedscope schema check not run")
+        harness.need(self, os.path.exists(SPEEDSCOPE_SCHEMA),
+                     "%s missing (scripts/install-deps.sh fetches it with npm): speedscope schema check not run"
+                     % SPEEDSCOPE_SCHEMA)
         with open(SPEEDSCOPE_SCHEMA) as f:
             schema = json.load(f)
         with open(self.files["speedscope.json"]) as f:
@@ -155,14 +123,11 @@ class OutputsTest(unittest.TestCase):
             self.assertRegex(ln, r"^\S.* \d+$")
 
     def test_html_renders_in_chromium(self):
-        need(self, CHROMIUM is not None, "chromium not installed: HTML check not run")
-        attrs, dom = rendered_body(self.files["html"])
-        self.assertEqual(attrs.get("data-status"), "ok", re.search(r'<div id="errors">(.*?)</div>', dom, re.S))
+        harness.need(self, harness.CHROMIUM is not None, "chromium not installed: HTML check not run")
+        attrs, dom = harness.rendered_body(self.files["html"])
+        self.assertEqual(attrs.get("data-status"), "ok", harness.page_errors(dom))
         self.assertIn("%s:%d in cached_page" % (SCENARIO, self.line), dom)
-        shot = os.path.join(artifacts_dir(), "report.png")
-        chromium(["--window-size=1400,2400", "--screenshot=" + shot, "file://" + self.files["html"]])
-        self.assertGreater(os.path.getsize(shot), 10000)
-        print("screenshot: %s" % shot)
+        harness.screenshot(self, self.files["html"], "test_outputs", "report.png")
 
     def test_report_command_writes_the_same_files(self):
         again = {k: os.path.join(self.tmp, "again." + k) for k in ("html", "pb.gz", "speedscope.json", "folded")}
@@ -181,7 +146,7 @@ class OutputsTest(unittest.TestCase):
         self.assertIn("leak_module_cache.py:%d" % self.line, text)
 
     def test_fifty_thousand_stacks_render(self):
-        need(self, CHROMIUM is not None, "chromium not installed: HTML check not run")
+        harness.need(self, harness.CHROMIUM is not None, "chromium not installed: HTML check not run")
         synthetic = dict(self.report)
         rng = random.Random(7)
         frames = [{"file": "/srv/app/mod%d.py" % (i % 400), "line": i, "function": "f%d" % i} for i in range(5000)]
@@ -198,8 +163,8 @@ class OutputsTest(unittest.TestCase):
             json.dump(synthetic, f)
         rc, out, err = harness.run_leakscope(["report", src, "--html", html])
         self.assertEqual(rc, 0, err)
-        attrs, dom = rendered_body(html)
-        self.assertEqual(attrs.get("data-status"), "ok", re.search(r'<div id="errors">(.*?)</div>', dom, re.S))
+        attrs, dom = harness.rendered_body(html)
+        self.assertEqual(attrs.get("data-status"), "ok", harness.page_errors(dom))
         self.assertIn("50,000", dom)  # the stacks card
         print("50,000 stacks rendered in %s ms" % attrs.get("data-render-ms"))
         self.assertLess(int(attrs["data-render-ms"]), RENDER_LIMIT_MS)

@@ -7,11 +7,14 @@ mid-read (tests/targets/heap_churn.py), and bad input.
 heap_holders.py prints its own ground truth; the snapshot must count its
 classes exactly, name the three holders by their paths with their lengths,
 and give the class attribute list's retained bytes within 10% of the sum of
-its items' sys.getsizeof.
+its items' sys.getsizeof. Its --html page must render in headless Chromium
+(a screenshot is kept under the build's Testing/outputs).
 """
 
+import html
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -149,6 +152,37 @@ class SnapshotTest(unittest.TestCase):
         self.assertGreater(report["growth"]["seconds"], 0.4)
         # Nothing in heap_holders.py grows once it is parked.
         self.assertFalse([t for t in report["growth"]["types"] if t["type"].startswith("__main__.")])
+
+    def test_html_page_renders_in_chromium(self):
+        """The page shows the biggest holder and the top type first, with no
+        JavaScript error; `leakscope report` on the JSON writes the same page."""
+        harness.need(self, harness.CHROMIUM is not None, "chromium not installed: HTML check not run")
+        page, again = os.path.join(self.tmp, "snapshot.html"), os.path.join(self.tmp, "again.html")
+        target, _ = self.holders_target()
+        with target:
+            rc, _, err = self.snapshot(target.pid, "--html", page, "--diff", "0.2")
+            self.assertEqual(rc, 0, err)
+        report = self.read_report()
+        attrs, dom = harness.rendered_body(page)
+        self.assertEqual(attrs.get("data-status"), "ok", harness.page_errors(dom))
+        self.assertIn('<div id="snapshot">', dom)  # shown, and the trace panels hidden
+        self.assertIn('<div id="trace" hidden="">', dom)
+        biggest, top_type = report["holders"][0]["path"], report["types"][0]["type"]
+        self.assertTrue(biggest.startswith("__main__."), biggest)
+        for heading, first in (("Holders", biggest), ("Objects by type", top_type)):
+            with self.subTest(panel=heading):
+                panel = dom[dom.index("<h2>%s" % heading):]
+                cell = re.search(r'<span class="loc">(.*?)</span>', panel)
+                self.assertEqual(html.unescape(cell.group(1)) if cell else None, first)
+        self.assertIn("Growth over", dom)
+        harness.screenshot(self, page, "test_snapshot", "holders-%s.png" % self.interp.id)
+        rc, _, err = harness.run_leakscope(["report", self.report_path, "--html", again])
+        self.assertEqual(rc, 0, err)
+        with open(page, "rb") as a, open(again, "rb") as b:
+            self.assertEqual(a.read(), b.read(), "the report command's page differs from the snapshot's")
+        rc, _, err = harness.run_leakscope(["report", self.report_path])
+        self.assertEqual(rc, harness.EXIT_USAGE, err)
+        self.assertIn("--html", err)
 
     def test_churning_heap(self):
         ready = os.path.join(self.tmp, "ready")

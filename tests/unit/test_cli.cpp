@@ -86,12 +86,14 @@ TEST_CASE("the overhead budget: the mode's by default, a percentage, or off", "[
 TEST_CASE("every output path is listed with its option", "[cli]") {
     for (const char* command : {"trace", "snapshot"}) {
         INFO(command);
-        auto p = parse({command, "-p", "7", "--json", "/tmp/r.json"});
+        auto p = parse({command, "-p", "7", "--json", "/tmp/r.json", "--html", "/tmp/r.html"});
         REQUIRE(p.result.config);
         auto paths = p.result.config->output_paths();
-        REQUIRE(paths.size() == 1);
+        REQUIRE(paths.size() == 2);
         CHECK(paths[0].option == "--json");
         CHECK(paths[0].path == "/tmp/r.json");
+        CHECK(paths[1].option == "--html");
+        CHECK(paths[1].path == "/tmp/r.html");
         CHECK(parse({command, "-p", "7"}).result.config->output_paths().empty());
     }
 }
@@ -126,7 +128,7 @@ TEST_CASE("usage errors are one short line in leakscope's words", "[cli]") {
         {{"snapshot", "-p", "abc"}, "--pid: 'abc' is not a process id"},
         {{"snapshot", "-p", "7", "--top", "0"}, "--top: '0' is out of range"},
         {{"snapshot", "-p", "7", "--diff", "0"}, "--diff: '0' is out of range"},
-        {{"snapshot", "-p", "7", "--html", "h.html"}, "--html"},
+        {{"snapshot", "-p", "7", "--pprof", "h.pb.gz"}, "--pprof"},
     };
     for (const auto& c : cases) {
         INFO(Catch::Detail::stringify(c.args));

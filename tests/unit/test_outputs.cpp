@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Outputs drawn from the report model: the JSON read back, folded stacks,
-// speedscope, pprof and the HTML page's data.
+// speedscope, pprof and the HTML page's data (of a report and of a snapshot).
 #include <catch2/catch.hpp>
 #include <zlib.h>
 
@@ -16,7 +16,9 @@
 #include "report/json_reader.h"
 #include "report/json_reporter.h"
 #include "report/pprof_reporter.h"
+#include "report/outputs.h"
 #include "report_fixture.h"
+#include "snapshot/report.h"
 
 using namespace leakscope;
 using namespace leakscope::report;
@@ -162,9 +164,10 @@ TEST_CASE("pprof: Go heap layout, Python frames as functions with file and line"
 TEST_CASE("HTML: the page embeds the report's JSON, and target text cannot end its script", "[outputs]") {
     Report r = sample_report();
     r.suspects[0].frames[0].function = "</script><script>alert(1)</script>";
-    const std::string data = html_data(r);
+    const std::string data = html_data(to_json(r));
     CHECK(data.find('<') == std::string::npos);
     CHECK(json::parse(data) == to_json(r));
+    CHECK_FALSE(is_snapshot(to_json(r)));
     std::ostringstream page;
     write_html(r, page);
     const std::string html = page.str();
@@ -173,4 +176,35 @@ TEST_CASE("HTML: the page embeds the report's JSON, and target text cannot end i
     CHECK(html.find("<script>alert") == std::string::npos);
     CHECK(html.find("http://") == html.find("http://www.w3.org/2000/svg"));  // no network: only the SVG namespace
     CHECK(html.find("https://") == std::string::npos);
+}
+
+TEST_CASE("HTML: a heap snapshot is told from a report, and its type names cannot end the script", "[outputs]") {
+    const std::string hostile = "</script><img src=x onerror=alert(1)>";
+    python::Target target;
+    target.interp.pid = 4711;
+    target.interp.version = {3, 11, 2};
+    target.interp.binary_path = "/usr/bin/python3.11";
+    snapshot::Snapshot snap;
+    snap.census.types = {{hostile, 3, 4096}, {"dict", 10, 2048}};
+    snap.census.holders = {{"__main__.CACHE['" + hostile + "']", "list", 3, 4096, 4}};
+    snapshot::Growth grown{.seconds = 2, .types = {{hostile, 1, 1024}}};
+    const json doc = json::parse(snapshot::snapshot_json(target, snap, &grown).dump());
+    CHECK(is_snapshot(doc));
+    const std::string data = html_data(doc);
+    CHECK(data.find('<') == std::string::npos);
+    CHECK(json::parse(data) == doc);
+    CHECK(json::parse(data)["types"][0]["type"] == hostile);
+    std::ostringstream page;
+    write_html(doc, page);
+    const std::string html = page.str();
+    CHECK(html.find(data) != std::string::npos);
+    CHECK(html.find("<img") == std::string::npos);
+    // A snapshot has no stacks: another format is a usage error, not an unwritable file.
+    try {
+        write_snapshot_outputs(doc, {.pprof = "/nonexistent/heap.pb.gz"});
+        FAIL("accepted");
+    } catch (const Error& e) {
+        CHECK(e.code() == Errc::Usage);
+        CHECK_THAT(e.what(), Catch::Contains("--pprof"));
+    }
 }

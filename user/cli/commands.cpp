@@ -5,9 +5,13 @@
 
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
 #include "core/preflight.h"
 #include "python/dump.h"
 #include "report/json_reader.h"
+#include "report/outputs.h"
 #include "report/text_reporter.h"
 #include "snapshot/command.h"
 #include "trace/session.h"
@@ -27,10 +31,18 @@ int dump(const Config& c) {
     return 0;
 }
 
-// Renders a saved report: the text report when no file is asked for.
+// Renders a saved report: the text report when no file is asked for. A saved
+// heap snapshot renders to --html only.
 int render_saved(const Config& c) {
     preflight::check_writable(c.output_paths());
-    const report::Report r = report::read_json_report(c.report_input);
+    const nlohmann::ordered_json doc = report::read_json_file(c.report_input);
+    if (report::is_snapshot(doc)) {
+        if (c.outputs.requested().empty())
+            throw Error(Errc::Usage, c.report_input + " is a heap snapshot: render it with --html FILE");
+        report::write_snapshot_outputs(doc, c.outputs);
+        return 0;
+    }
+    const report::Report r = report::read_report(doc, c.report_input);
     if (c.outputs.requested().empty())
         report::TextReporter({.tty = isatty(STDOUT_FILENO) != 0}).write(r, std::cout);
     else

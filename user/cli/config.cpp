@@ -73,6 +73,7 @@ EXAMPLES:
   leakscope report leaks.json --html leaks.html      # render a saved report offline
   leakscope snapshot -p 1234 --freeze --json heap.json  # what the heap holds now, and who holds it
   leakscope snapshot -p 1234 --diff 30               # what grew in 30 s, without probes
+  leakscope snapshot -p 1234 --html heap.html        # breakdown, holders and types as one page
 )";
 
 void add_target_options(CLI::App& sub, Config& c) {
@@ -158,6 +159,8 @@ ParseResult parse_args(int argc, const char* const* argv) {
     auto* snapshot = app.add_subcommand("snapshot", "Heap snapshot: objects by type, what holds them, memory breakdown");
     snapshot->add_option("-p,--pid", c.pid, "Target process")->required()->check(kPid);
     snapshot->add_option("--json", c.outputs.json, "Also write the snapshot as JSON to FILE");
+    snapshot->add_option("--html", c.outputs.html,
+                         "Also write a self-contained HTML page (breakdown, holders, types) to FILE");
     snapshot->add_option("--top", c.top, "Types and holders shown")
         ->check(number_in(1, 100000, true, "a number of rows"))->capture_default_str();
     snapshot->add_flag("--freeze", c.freeze, "Stop the target while it is read (always resumed)");
@@ -166,7 +169,7 @@ ParseResult parse_args(int argc, const char* const* argv) {
     add_target_options(*snapshot, c);
 
     auto* report = app.add_subcommand("report", "Render a saved JSON report (text, or the files asked for)");
-    report->add_option("file", c.report_input, "A report written by --json")->required();
+    report->add_option("file", c.report_input, "A trace report or a heap snapshot written by --json")->required();
     add_output_options(*report, c.outputs, false);
 
     try {

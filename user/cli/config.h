@@ -21,7 +21,7 @@ struct Config {
     pid_t pid = 0;                            // dump/trace/snapshot: -p, --pid
     std::vector<std::string> run_argv;        // run: the command after --
     bool json_stdout = false;                 // dump: --json
-    report::OutputFiles outputs;              // trace/run/report: --json, --html, --pprof, --speedscope, --collapsed; snapshot: --json
+    report::OutputFiles outputs;              // trace/run/report: --json, --html, --pprof, --speedscope, --collapsed; snapshot: --json, --html
     std::string report_input;                 // report: the saved JSON report
     double duration_s = 0;                    // trace/run: --duration (0: until stopped)
     double interval_s = 10;                   // trace/run: --interval

@@ -239,7 +239,7 @@ Report from_json(const json& doc) {
     return r;
 }
 
-Report read_json_report(const std::string& path) {
+json read_json_file(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw Error(Errc::Io, "cannot read " + path);
     std::stringstream text;
@@ -254,6 +254,12 @@ Report read_json_report(const std::string& path) {
         doc = json::parse(last, nullptr, false);
     }
     if (doc.is_discarded()) throw Error(Errc::BadReport, path + ": not JSON");
+    return doc;
+}
+
+bool is_snapshot(const json& doc) { return doc.is_object() && doc.contains("holders") && doc["holders"].is_array(); }
+
+Report read_report(const json& doc, const std::string& path) {
     try {
         return from_json(doc);
     } catch (const Error& e) {

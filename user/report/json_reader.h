@@ -16,8 +16,17 @@ namespace leakscope::report {
 // the wrong type.
 Report from_json(const nlohmann::ordered_json& doc);
 
-// A file written by --json: one document, or JSON Lines of which the last
-// document is taken. Throws Error (Io, BadReport) with one line naming the file.
-Report read_json_report(const std::string& path);
+// A file written by --json (a trace report or a heap snapshot): one document,
+// or JSON Lines of which the last document is taken. Throws Error (Io,
+// BadReport) with one line naming the file.
+nlohmann::ordered_json read_json_file(const std::string& path);
+
+// A heap snapshot (`snapshot --json`) rather than a trace report: only a
+// snapshot has holders (the HTML page tells them apart the same way).
+bool is_snapshot(const nlohmann::ordered_json& doc);
+
+// The report a document read from `path` holds: from_json, with its error
+// naming the file.
+Report read_report(const nlohmann::ordered_json& doc, const std::string& path);
 
 }  // namespace leakscope::report

@@ -2,6 +2,7 @@
 #include "report/outputs.h"
 
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -13,7 +14,9 @@
 #include "report/pprof_reporter.h"
 
 namespace leakscope::report {
+namespace {
 
+// Writes one output file: render's bytes, or one error line (Errc::Io).
 void write_file(const std::string& path, const std::function<void(std::ostream&)>& render) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(Errc::Io, "cannot write " + path);
@@ -21,6 +24,8 @@ void write_file(const std::string& path, const std::function<void(std::ostream&)
     out.flush();
     if (!out) throw Error(Errc::Io, "cannot write " + path + " (disk full?)");
 }
+
+}  // namespace
 
 std::vector<std::pair<std::string, std::string>> OutputFiles::requested() const {
     std::vector<std::pair<std::string, std::string>> out;
@@ -41,6 +46,17 @@ void write_outputs(const Report& report, const OutputFiles& files) {
         write_file(files.speedscope, [&](std::ostream& out) { write_speedscope(saved, out); });
     if (!files.collapsed.empty())
         write_file(files.collapsed, [&](std::ostream& out) { write_collapsed(saved, out); });
+}
+
+void write_snapshot_outputs(const nlohmann::ordered_json& snapshot, const OutputFiles& files) {
+    for (const auto& [flag, path] : files.requested())
+        if (flag != "--json" && flag != "--html")
+            throw Error(Errc::Usage, flag + " needs a trace report: a heap snapshot renders to --html");
+    if (!files.json.empty())
+        write_file(files.json, [&](std::ostream& out) {
+            out << snapshot.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+        });
+    if (!files.html.empty()) write_file(files.html, [&](std::ostream& out) { write_html(snapshot, out); });
 }
 
 }  // namespace leakscope::report

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The report files a run or `leakscope report` writes, and the one place
+// The report files a run, a snapshot or `leakscope report` writes, and the one place
 // that writes them.
 #pragma once
 
-#include <functional>
-#include <ostream>
+#include <nlohmann/json_fwd.hpp>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,11 +24,15 @@ struct OutputFiles {
     std::vector<std::pair<std::string, std::string>> requested() const;
 };
 
-// Writes one output file: render's bytes, or one error line (Errc::Io).
-void write_file(const std::string& path, const std::function<void(std::ostream&)>& render);
-
 // Writes every file asked for. The renderers draw from the JSON document read
 // back, so `leakscope report` on the saved JSON writes the same bytes.
 void write_outputs(const Report& report, const OutputFiles& files);
+
+// Writes a heap snapshot's files: --json and --html. `snapshot` passes the
+// document read back from its JSON text, as write_outputs does, so that
+// `leakscope report` on the saved JSON writes the same page. A snapshot has no
+// stacks: asking for another format is a usage error, found before anything is
+// written.
+void write_snapshot_outputs(const nlohmann::ordered_json& snapshot, const OutputFiles& files);
 
 }  // namespace leakscope::report

@@ -29,12 +29,12 @@ int run(const cli::Config& c) {
         snap = std::move(second);
     }
     print_snapshot(std::cout, target, snap, c.top, grown ? &*grown : nullptr);
-    if (!c.outputs.json.empty())
-        report::write_file(c.outputs.json, [&](std::ostream& out) {
-            out << snapshot_json(target, snap, grown ? &*grown : nullptr)
-                       .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                << "\n";
-        });
+    if (!c.outputs.requested().empty()) {
+        // Read back from its text (invalid UTF-8 replaced), as a saved file is by `leakscope report`.
+        const std::string text = snapshot_json(target, snap, grown ? &*grown : nullptr)
+                                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        report::write_snapshot_outputs(nlohmann::ordered_json::parse(text), c.outputs);
+    }
     return 0;
 }
 
