@@ -29,6 +29,21 @@ import harness  # noqa: E402
 EXAMPLE = os.path.join(harness.REPO, "scripts", "example_leak.py")
 HOLDERS = os.path.join(harness.TARGETS_DIR, "heap_holders.py")
 CHURN = os.path.join(harness.TARGETS_DIR, "heap_churn.py")
+KINDS = os.path.join(harness.TARGETS_DIR, "heap_kinds.py")
+# heap_kinds.py: global -> (marker class, the path of the container holding
+# the markers, or None where it differs between versions).
+HELD_THROUGH = {
+    "HELD_SET": ("InSet", "__main__.HELD_SET"),
+    "HELD_FROZENSET": ("InFrozenset", "__main__.HELD_FROZENSET"),
+    "HELD_DEQUE": ("InDeque", "__main__.HELD_DEQUE"),
+    "HELD_TUPLE": ("InTuple", "__main__.HELD_TUPLE"),
+    "HELD_CLOSURE": ("InCell", "__main__.HELD_CLOSURE.__closure__[0].cell_contents"),
+    "with_defaults": ("InDefaults", "__main__.with_defaults.__defaults__[0]"),
+    "HELD_METHOD": ("InMethod", "__main__.HELD_METHOD.__self__.kept"),
+    "HELD_INSTANCE": ("InInstance", "__main__.HELD_INSTANCE.kept"),
+    "HELD_SLOTS": ("InSlots", "__main__.HELD_SLOTS.kept"),
+    "HELD_GENERATOR": ("InGenerator", None),
+}
 SNAPSHOT_TIMEOUT = 60
 EXIT_IO = 11
 EXIT_INTERNAL = 12
@@ -142,16 +157,54 @@ class SnapshotTest(unittest.TestCase):
                 time.sleep(0.05)
             self.assertNotEqual(process_state(target.pid), "T", "target left stopped after leakscope died")
 
-    def test_diff_reports_growth(self):
-        target, _ = self.holders_target()
+    def kinds_target(self):
+        truth = os.path.join(self.tmp, "truth.json")
+        return harness.Target([self.interp.path, KINDS, truth], ready_file=truth, timeout=60), truth
+
+    def test_every_referent_kind_is_followed(self):
+        """Markers held only through a set, frozenset, deque, tuple, closure
+        cell, function defaults, bound method, instance, __slots__, suspended
+        generator and a thread's frame are each retained by their holder."""
+        target, truth_path = self.kinds_target()
         with target:
-            rc, out, err = self.snapshot(target.pid, "--diff", "0.5")
+            with open(truth_path) as f:
+                n = json.load(f)["n"]
+            rc, _, err = self.snapshot(target.pid, "--freeze", "--top", "60")
             self.assertEqual(rc, 0, err)
             report = self.read_report()
-        self.assertIn("growth", report)
-        self.assertGreater(report["growth"]["seconds"], 0.4)
-        # Nothing in heap_holders.py grows once it is parked.
-        self.assertFalse([t for t in report["growth"]["types"] if t["type"].startswith("__main__.")])
+        counts = {t["type"]: t["count"] for t in report["types"]}
+        holders = report["holders"]
+        for name, (marker, path) in sorted(HELD_THROUGH.items()) + [("keeper", ("InFrame", None))]:
+            with self.subTest(held_by=name):
+                self.assertEqual(counts.get("__main__." + marker), n)
+                prefix = "thread " if name == "keeper" else "__main__." + name
+                found = [h for h in holders if (h["path"] == path if path else h["path"].startswith(prefix))
+                         and h["retained_objects"] > n]
+                self.assertTrue(found, "no holder of %s retains its %d markers; holders: %s"
+                                % (name, n, [(h["path"], h["retained_objects"]) for h in holders]))
+        self.assertEqual(report["inconsistencies"]["total"], 0, report["inconsistencies"])
+
+    def test_diff_reports_growth(self):
+        target, truth_path = self.kinds_target()
+        with target:
+            with open(truth_path) as f:
+                rate = json.load(f)["growth_per_s"]
+            rc, out, err = self.snapshot(target.pid, "--diff", "1")
+            self.assertEqual(rc, 0, err)
+            report = self.read_report()
+        growth = report["growth"]
+        self.assertGreater(growth["seconds"], 0.9)
+        grown = {h["path"]: h for h in growth["holders"]}
+        self.assertIn("__main__.GROWING", grown, growth["holders"])
+        # GROWTH_PER_S bytes objects a second, appended every 0.1 s.
+        expected = rate * growth["seconds"]
+        self.assertAlmostEqual(grown["__main__.GROWING"]["len"] / expected, 1.0, delta=0.25)
+        self.assertGreaterEqual(grown["__main__.GROWING"]["retained_objects"], 0.75 * expected)
+        types = {t["type"]: t for t in growth["types"]}
+        self.assertGreaterEqual(types["bytes"]["count"], 0.75 * expected)
+        # Only GROWING grows: no marker class changed.
+        self.assertFalse([t for t in growth["types"] if t["type"].startswith("__main__.")])
+        self.assertIn("__main__.GROWING", out)
 
     def test_html_page_renders_in_chromium(self):
         """The page shows the biggest holder and the top type first, with no
@@ -193,6 +246,15 @@ class SnapshotTest(unittest.TestCase):
             self.assertGreater(report["objects"], 1000)
             self.assertIsInstance(report["inconsistencies"]["total"], int)
             self.assertTrue(target.alive())
+        # Read under churn, the answers may be inexact but not garbage.
+        self.assertLessEqual(report["reached_from_roots"], report["objects"])
+        self.assertIn("__main__.Node", {t["type"] for t in report["types"]})
+        for t in report["types"]:
+            self.assertGreater(t["count"], 0, t)
+            self.assertTrue(t["type"].isprintable(), t)
+        for h in report["holders"]:
+            self.assertGreaterEqual(h["retained_objects"], 1, h)
+            self.assertTrue(h["path"].isprintable(), h)
 
     def test_target_exits_during_snapshot(self):
         ready = os.path.join(self.tmp, "ready")

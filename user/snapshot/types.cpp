@@ -123,7 +123,8 @@ Kind TypeTable::c_kind(uint64_t addr, TypeInfo& t) const {
         if (auto it = known_.find(cls); it != known_.end()) return it->second;
         auto flags = mem_.read_as<uint64_t>(cls + layout_.type_flags);
         if (!flags) return Kind::Unreadable;
-        if (!(*flags & kTpFlagsHeapType)) {
+        // C types, static or (3.12+ collections.deque, say) made at run time.
+        if (!(*flags & kTpFlagsHeapType) || (*flags & kTpFlagsImmutableType)) {
             // Other C types are known by their tp_name (they are not exported).
             auto name_ptr = mem_.read_ptr(cls + layout_.type_name);
             const std::string name = name_ptr ? mem_.read_cstring(*name_ptr, 64).value_or("") : "";

@@ -71,6 +71,8 @@ private:
 };
 
 constexpr uint64_t kTpFlagsHeapType = 1ull << 9;
+// 3.10+: set on C types made at run time (PyType_FromSpec), never on classes.
+constexpr uint64_t kTpFlagsImmutableType = 1ull << 8;
 constexpr uint64_t kTpFlagsHaveGc = 1ull << 14;
 constexpr uint64_t kTpFlagsTypeSubclass = 1ull << 31;
 
