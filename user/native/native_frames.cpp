@@ -2,12 +2,14 @@
 #include "native/native_frames.h"
 
 #include <bcc/bcc_syms.h>
+#include <dlfcn.h>
 #include <elf.h>
 
 #include <fmt/format.h>
 
 #include <array>
 #include <chrono>
+#include <iostream>
 
 #include "core/text.h"
 
@@ -42,39 +44,89 @@ MergedStack merge(const std::vector<Frame>& native, const Stack& python) {
     return out;
 }
 
-NativeSymbolizer::NativeSymbolizer(pid_t pid) : pid_(pid) {
+namespace {
+
+// BCC's symbolizer, loaded on first use: libbcc brings LLVM and clang with it
+// (~60 MiB resident once relocated), which a snapshot, a dump or a trace
+// without native stacks never needs.
+struct Bcc {
+    decltype(&bcc_symcache_new) symcache_new = nullptr;
+    decltype(&bcc_free_symcache) free_symcache = nullptr;
+    decltype(&bcc_symcache_resolve) symcache_resolve = nullptr;
+    decltype(&bcc_symcache_refresh) symcache_refresh = nullptr;
+    decltype(&bcc_symbol_free_demangle_name) free_demangle_name = nullptr;
+
+    static const Bcc* get() {
+        static const Bcc bcc = load();
+        return bcc.symcache_new ? &bcc : nullptr;
+    }
+
+private:
+    static Bcc load() {
+        Bcc b;
+        void* lib = dlopen("libbcc.so.0", RTLD_NOW | RTLD_LOCAL);
+        if (!lib) {
+            std::cerr << "leakscope: native frames are not symbolized: " << dlerror()
+                      << " (install Debian's libbpfcc)\n";
+            return b;
+        }
+        auto sym = [lib](auto& fn, const char* name) { fn = reinterpret_cast<std::decay_t<decltype(fn)>>(dlsym(lib, name)); };
+        sym(b.symcache_new, "bcc_symcache_new");
+        sym(b.free_symcache, "bcc_free_symcache");
+        sym(b.symcache_resolve, "bcc_symcache_resolve");
+        sym(b.symcache_refresh, "bcc_symcache_refresh");
+        sym(b.free_demangle_name, "bcc_symbol_free_demangle_name");
+        if (!b.free_symcache || !b.symcache_resolve || !b.symcache_refresh || !b.free_demangle_name) {
+            std::cerr << "leakscope: native frames are not symbolized: libbcc.so.0 lacks its symbolizer\n";
+            b.symcache_new = nullptr;
+        }
+        return b;
+    }
+};
+
+}  // namespace
+
+NativeSymbolizer::NativeSymbolizer(pid_t pid) : pid_(pid) {}
+
+NativeSymbolizer::~NativeSymbolizer() {
+    if (cache_) Bcc::get()->free_symcache(cache_, pid_);
+}
+
+// Made on first use: a trace that samples no native block never loads BCC.
+void* NativeSymbolizer::cache() {
+    if (cache_ || tried_) return cache_;
+    tried_ = true;
+    const Bcc* bcc = Bcc::get();
+    if (!bcc) return nullptr;
     bcc_symbol_option options{};
     options.use_debug_file = 1;
     options.check_debug_file_crc = 1;
     options.lazy_symbolize = 1;
     options.use_symbol_type = (1 << STT_FUNC) | (1 << STT_GNU_IFUNC);
-    cache_ = bcc_symcache_new(pid, &options);
-}
-
-NativeSymbolizer::~NativeSymbolizer() {
-    if (cache_) bcc_free_symcache(cache_, pid_);
+    return cache_ = bcc->symcache_new(pid_, &options);
 }
 
 Frame NativeSymbolizer::symbolize(uint64_t address, bool surely_code) {
     if (auto it = frames_.find(address); it != frames_.end()) return it->second;
     Frame f;
     f.native = true;
-    if (!cache_) return f;
+    if (!cache()) return f;
+    const Bcc* bcc = Bcc::get();
     bcc_symbol sym{};
-    int rc = bcc_symcache_resolve(cache_, address, &sym);
+    int rc = bcc->symcache_resolve(cache_, address, &sym);
     const auto now = std::chrono::steady_clock::now();
     if (rc != 0 && !sym.module && surely_code && now - last_refresh_ >= kRefreshEvery) {
         // Code in no module the cache knows: one loaded after it was built (a C extension imported late).
         last_refresh_ = now;
-        bcc_symcache_refresh(cache_);
+        bcc->symcache_refresh(cache_);
         sym = {};
-        rc = bcc_symcache_resolve(cache_, address, &sym);
+        rc = bcc->symcache_resolve(cache_, address, &sym);
     }
     // Module paths and symbol names come from the target's files: escape them like its strings.
     if (sym.module) f.file = escape_control(sym.module);
     if (rc == 0) {
         f.function = escape_control(sym.demangle_name ? sym.demangle_name : sym.name ? sym.name : "");
-        bcc_symbol_free_demangle_name(&sym);
+        bcc->free_demangle_name(&sym);
     } else if (sym.module) {
         f.function = fmt::format("+{:#x}", sym.offset);  // a stripped module: where in it
     }

@@ -47,8 +47,11 @@ public:
     std::vector<Frame> symbolize(const std::vector<uint64_t>& addresses);
 
 private:
+    void* cache();
+
     pid_t pid_;
     void* cache_ = nullptr;
+    bool tried_ = false;
     std::unordered_map<uint64_t, Frame> frames_;
     // Re-reading the target's mappings for an unknown address, at most this often.
     static constexpr std::chrono::milliseconds kRefreshEvery{100};
