@@ -122,6 +122,23 @@ class OutputsTest(unittest.TestCase):
         for ln in lines:
             self.assertRegex(ln, r"^\S.* \d+$")
 
+    def test_native_frames_under_python_frames(self):
+        """The leaking str is too large for pymalloc: its stack starts with the
+        C function that called malloc, symbolized, then the Python frames, in
+        the JSON and in the folded stacks."""
+        frames = self.report["suspects"][0]["frames"]
+        native = [f for f in frames if f.get("native")]
+        self.assertTrue(native and frames[0].get("native"), frames[:3])
+        self.assertTrue(all(f["function"] and not f["function"].startswith("+") for f in native), native)
+        self.assertEqual(native[0]["file"], os.path.realpath(harness.DEBIAN_PYTHON), native)
+        python = frames[len(native):]
+        self.assertTrue(python and not any(f.get("native") for f in python), frames)
+        with open(self.files["folded"]) as f:
+            stacks = [ln.rsplit(" ", 1)[0].split(";") for ln in f.read().splitlines()]
+        leaf = native[0]["function"]
+        self.assertTrue([s for s in stacks if s[-1].startswith(leaf) and
+                         any(fr.startswith("cached_page") for fr in s)], "no folded stack ends in %s" % leaf)
+
     def test_html_renders_in_chromium(self):
         harness.need(self, harness.CHROMIUM is not None, "chromium not installed: HTML check not run")
         attrs, dom = harness.rendered_body(self.files["html"])
