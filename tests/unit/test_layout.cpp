@@ -475,6 +475,21 @@ TEST_CASE("_Py_DebugOffsets that must be rejected", "[layout][debug_offsets]") {
     }
     SECTION("free-threaded build") {
         CHECK(parse(image(0x030e00f0, fields_3140(), 1)) == Errc::UnsupportedVersion);
+        CHECK(parse(image(0x030e07f0, fields_3145(), 1)) == Errc::UnsupportedVersion);
+        auto mem = snapshot(image(0x030e07f0, fields_3145(), 1));
+        const auto header = debug_offsets_header(mem, kRuntimeAddr);
+        CHECK((header.version == 0x030e07f0 && header.free_threaded));
+        CHECK_FALSE(debug_offsets_header(snapshot(good), kRuntimeAddr).free_threaded);
+        try {
+            layout_from_debug_offsets(mem, kRuntimeAddr);
+            FAIL("a free-threaded build was accepted");
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            CHECK(what.starts_with("free-threaded CPython builds are not supported yet: "));
+            CHECK(what.find("3.14.7") != std::string::npos);
+            CHECK(what.find("_Py_DebugOffsets.free_threaded") != std::string::npos);
+            CHECK(what.find('\n') == std::string::npos);
+        }
     }
     SECTION("truncated") {
         CHECK(parse({good.begin(), good.begin() + 10}) == Errc::LayoutMismatch);

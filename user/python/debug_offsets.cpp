@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "python/discovery.h"
 
 namespace leakscope::python {
 
@@ -340,10 +341,18 @@ std::array<uint8_t, kHeaderSize> read_header(const proc::MemoryReader& mem, uint
 
 }  // namespace
 
+DebugOffsetsHeader debug_offsets_header(const proc::MemoryReader& mem, uint64_t runtime_addr) {
+    const auto header = read_header(mem, runtime_addr);
+    DebugOffsetsHeader h;
+    uint64_t free_threaded;
+    std::memcpy(&h.version, header.data() + 8, 8);
+    std::memcpy(&free_threaded, header.data() + 16, 8);
+    h.free_threaded = free_threaded != 0;
+    return h;
+}
+
 uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr) {
-    uint64_t version;
-    std::memcpy(&version, read_header(mem, runtime_addr).data() + 8, 8);
-    return version;
+    return debug_offsets_header(mem, runtime_addr).version;
 }
 
 DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_addr) {
@@ -387,9 +396,8 @@ DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_
 PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     const PyVersion v = d.py_version();
     if (d.free_threaded)
-        throw Error(
-            Errc::UnsupportedVersion,
-            "CPython " + v.str() + " is a free-threaded build; only GIL builds are supported");
+        throw Error(Errc::UnsupportedVersion,
+                    free_threaded_refusal("the target", v, "its _Py_DebugOffsets.free_threaded is set"));
     const Supplement* s = supplement_for(v);
     if (!s)
         throw Error(Errc::UnsupportedVersion, "no layout supplement for CPython " + v.str() +
