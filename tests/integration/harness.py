@@ -147,6 +147,81 @@ def find_pyenv_python(major_minor):
     return max(candidates)[1], versions
 
 
+# Extra install prefixes searched besides pyenv's versions: a colon-separated
+# list such as /opt/py/3.14.7:/opt/py/3.14.7t (interpreters built by hand and
+# kept out of pyenv). PREFIX/bin/pythonX.Y (pythonX.Yt for a free-threaded id)
+# is used when it runs and is the build the id asks for.
+PYTHONS_ENV = "LEAKSCOPE_PYTHONS"
+
+
+def extra_prefixes():
+    return [p for p in os.environ.get(PYTHONS_ENV, "").split(":") if p]
+
+
+def probe_interpreter(path):
+    """((major, minor, micro), free_threaded) of the interpreter at PATH, or None."""
+    code = ("import sys, sysconfig; print('%d %d %d' % sys.version_info[:3]); "
+            "print(int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))")
+    try:
+        out = subprocess.run([path, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             universal_newlines=True, timeout=60, env=clean_env())
+        lines = out.stdout.split("\n")
+        if out.returncode != 0 or len(lines) < 2:
+            return None
+        return tuple(int(x) for x in lines[0].split()), lines[1].strip() == "1"
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def find_prefix_python(major_minor, free_threaded=False):
+    """Newest interpreter of major_minor (a GIL build, or a free-threaded one)
+    under the LEAKSCOPE_PYTHONS prefixes, or (None, [places looked in])."""
+    suffix = "t" if free_threaded else ""
+    candidates, looked_in = [], []
+    for prefix in extra_prefixes():
+        exe = os.path.join(prefix, "bin", "python" + major_minor + suffix)
+        looked_in.append(exe)
+        if not os.access(exe, os.X_OK):
+            continue
+        found = probe_interpreter(exe)
+        # A free-threaded install also has a plain pythonX.Y: a link to pythonX.Yt.
+        if found and "%d.%d" % found[0][:2] == major_minor and found[1] == free_threaded:
+            candidates.append((found[0], exe))
+    if not candidates:
+        return None, looked_in
+    return max(candidates)[1], looked_in
+
+
+def find_python(major_minor, free_threaded=False):
+    """Newest CPython major_minor from pyenv or the LEAKSCOPE_PYTHONS prefixes,
+    or (None, description of where it looked)."""
+    candidates, looked_in = [], []
+    if not free_threaded:
+        path, versions = find_pyenv_python(major_minor)
+        looked_in.append(versions)
+        if path:
+            # One that does not run is still taken: resolve_interpreter then says why.
+            found = probe_interpreter(path)
+            version = found[0] if found else version_tuple(os.path.basename(
+                os.path.dirname(os.path.dirname(path))))
+            if not (found and found[1]):
+                candidates.append((version, path))
+    else:
+        looked_in.append(os.path.join(pyenv_root(), "versions"))
+        for path in glob.glob(os.path.join(pyenv_root(), "versions", major_minor + ".*t",
+                                           "bin", "python" + major_minor + "t")):
+            found = probe_interpreter(path)
+            if found and found[1] and "%d.%d" % found[0][:2] == major_minor:
+                candidates.append((found[0], path))
+    path, prefixes = find_prefix_python(major_minor, free_threaded)
+    if path:
+        candidates.append((probe_interpreter(path)[0], path))
+    looked_in.append(" ".join(prefixes) if prefixes else "%s (unset)" % PYTHONS_ENV)
+    if not candidates:
+        return None, "; ".join(looked_in)
+    return max(candidates)[1], "; ".join(looked_in)
+
+
 def describe_interpreter(path):
     """(version, prefix) reported by the interpreter itself."""
     code = ("import sys; print('%d.%d.%d' % sys.version_info[:3]); print(sys.prefix)")
@@ -173,13 +248,13 @@ def shared_libpython(path):
 
 def resolve_interpreter(interp_id):
     """Map an interpreter id to an Interpreter, or skip the script."""
-    match = re.match(r"^py(\d+\.\d+)$", interp_id)
+    match = re.match(r"^py(\d+\.\d+)(t?)$", interp_id)
     if match:
-        major_minor = match.group(1)
-        path, looked_in = find_pyenv_python(major_minor)
+        major_minor, free_threaded = match.group(1), bool(match.group(2))
+        path, looked_in = find_python(major_minor, free_threaded)
         if path is None:
-            skip("%s: no CPython %s interpreter installed (looked in %s)"
-                 % (interp_id, major_minor, looked_in))
+            skip("%s: no %sCPython %s interpreter installed (looked in %s)"
+                 % (interp_id, "free-threaded " if free_threaded else "", major_minor, looked_in))
         extra = []
     elif interp_id in ("debian3.11", "debian3.11-nodbg"):
         path = DEBIAN_PYTHON

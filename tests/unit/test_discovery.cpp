@@ -344,6 +344,23 @@ TEST_CASE("version_from_strings on crafted .rodata", "[discovery]") {
     CHECK_FALSE(version_from_strings(two, std::pair{3, 11}));
 }
 
+TEST_CASE("free_threaded_name: the 't' ABI flag", "[discovery]") {
+    CHECK(python::free_threaded_name("/opt/py/3.14.7t/lib/libpython3.14t.so.1.0"));
+    CHECK(python::free_threaded_name("/usr/bin/python3.13t"));
+    CHECK(python::free_threaded_name("libpython3.14td.so"));
+    CHECK_FALSE(python::free_threaded_name("/opt/py/3.14.7t/lib/libpython3.14.so.1.0"));
+    CHECK_FALSE(python::free_threaded_name("/usr/bin/python3.11"));
+    CHECK_FALSE(python::free_threaded_name("/usr/lib/libpython3.7m.so.1.0"));
+    CHECK_FALSE(python::free_threaded_name("/usr/bin/python3"));
+    CHECK_FALSE(python::free_threaded_name("/opt/tools/pythontool"));
+    CHECK_FALSE(python::free_threaded_name("/srv/python3.11test"));
+    const std::string line = python::free_threaded_refusal("PID 7 (python3.14t)", python::PyVersion{3, 14, 7},
+                                                   "libpython3.14t.so.1.0 has the 't' ABI suffix");
+    CHECK(line.starts_with("free-threaded CPython builds are not supported yet: PID 7 (python3.14t) "
+                           "runs CPython 3.14.7 without the GIL"));
+    CHECK(line.find('\n') == std::string::npos);
+}
+
 TEST_CASE("version_from_hex", "[discovery]") {
     CHECK(python::version_from_hex(0x030b07f0).str() == "3.11.7");
     CHECK(python::version_from_hex(0x030d00f0).str() == "3.13.0");

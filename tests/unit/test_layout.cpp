@@ -345,6 +345,53 @@ TEST_CASE("_Py_DebugOffsets recorded from a live 3.13.0", "[layout][debug_offset
     }
 }
 
+TEST_CASE("_Py_DebugOffsets recorded from a real 3.14.7", "[layout][debug_offsets]") {
+    // The head of .PyRuntime of a 3.14.7 built from source (--enable-shared),
+    // the same bytes as read from the live process.
+    const auto bytes = read_file(fs::path(LEAKSCOPE_TEST_DATA) / "debug_offsets_3.14.7.bin");
+    REQUIRE(bytes.size() == debug_offsets_size(14));
+    auto mem = snapshot(bytes);
+    auto d = read_debug_offsets(mem, kRuntimeAddr);
+    CHECK(d.version == 0x030e07f0);
+    CHECK_FALSE(d.free_threaded);
+
+    // Every number below was checked against the DWARF of that build (gdb).
+    auto l = layout_from_debug_offsets(mem, kRuntimeAddr);
+    CHECK(l.version == PyVersion{3, 14, 7});
+    CHECK((l.tstate_frame == 72 && l.frame_previous == 8 && l.frame_code == 0));
+    CHECK((l.frame_size == 88 && l.frame_owner == 74 && l.frame_localsplus == 80));
+    CHECK((l.frame_code_mask == ~3ull && l.frame_locals_tagged));
+    CHECK((l.code_size == 216 && l.code_firsttraceable == 192));
+    CHECK((l.gil_offset == 16 && l.gil_last_holder == 8 && l.gil_locked == 16));
+    CHECK(l.gc_kind == GcKind::Generational);
+    CHECK((l.gc_offset == 7408 && l.gc_size == 264 && l.gc_collecting == 192));
+    CHECK((l.gc_generations == 24 && l.gc_stats == 120 && l.gc_permanent == 96));
+    CHECK((l.gc_long_lived_total == 240 && l.gc_long_lived_pending == 248));
+    CHECK((l.heap_type_qualname == 872 && l.heap_type_cached_keys == 880));
+    CHECK((l.gen_iframe == 72 && l.gen_frame_state == 67 && l.gen_frame_cleared == 4));
+    CHECK(l.gen_refs == std::vector<RefField>{{24, "__name__"}, {32, "__qualname__"}});
+    CHECK((l.interp_obmalloc == 10904 && l.interp_obmalloc_indirect));
+    CHECK((l.obmalloc_arenas == 512 && l.obmalloc_maxarenas == 520));
+    CHECK(resolve_layout({3, 14, 7}, mem, kRuntimeAddr).source == "_Py_DebugOffsets v0x030e07f0");
+}
+
+TEST_CASE("frame_local_object: 3.14 locals are tagged _PyStackRefs", "[layout]") {
+    auto mem = snapshot(image(0x030e07f0, fields_3145()));
+    const auto l314 = layout_from_debug_offsets(mem, kRuntimeAddr);
+    REQUIRE(l314.frame_locals_tagged);
+    CHECK(frame_local_object(l314, 0x7f0000001230) == 0x7f0000001230);  // owned reference
+    CHECK(frame_local_object(l314, 0x7f0000001231) == 0x7f0000001230);  // borrowed (deferred)
+    CHECK(frame_local_object(l314, 1) == 0);                             // PyStackRef_NULL
+    CHECK(frame_local_object(l314, (42u << 2) | 3) == 0);                // tagged int
+    CHECK(frame_local_object(l314, 0) == 0);
+
+    const auto l313 = layout_from_debug_offsets(
+        snapshot(read_file(fs::path(LEAKSCOPE_TEST_DATA) / "debug_offsets_3.13.0.bin")), kRuntimeAddr);
+    CHECK_FALSE(l313.frame_locals_tagged);
+    CHECK(frame_local_object(l313, 0x7f0000001230) == 0x7f0000001230);
+    CHECK_FALSE(table_layout({3, 12, 1})->frame_locals_tagged);
+}
+
 TEST_CASE("resolve_layout: tables need no memory, unknown versions fail", "[layout]") {
     leakscope::proc::SnapshotMemory empty;
     auto l = resolve_layout({3, 11, 4}, empty, kRuntimeAddr);
@@ -393,6 +440,11 @@ TEST_CASE("_Py_DebugOffsets 3.14 (synthesized from the reference)", "[layout][de
         // The GIL moved with everything after gc; relative to its struct it did not.
         CHECK((l.gil_last_holder == 8 && l.gil_locked == 16));
         CHECK(resolve_layout({3, 14, 5}, mem, kRuntimeAddr).gc_kind == GcKind::Generational);
+        CHECK((l.gen_iframe == 72 && l.gen_frame_state == 67 && l.interp_obmalloc == 10904));
+    }
+    SECTION("3.14.0-3.14.4: generator frames and the arena table are not read") {
+        auto l = layout_from_debug_offsets(snapshot(image(0x030e04f0, fields_3140())), kRuntimeAddr);
+        CHECK((l.gen_iframe == -1 && l.interp_obmalloc == -1));
     }
 }
 
@@ -423,6 +475,21 @@ TEST_CASE("_Py_DebugOffsets that must be rejected", "[layout][debug_offsets]") {
     }
     SECTION("free-threaded build") {
         CHECK(parse(image(0x030e00f0, fields_3140(), 1)) == Errc::UnsupportedVersion);
+        CHECK(parse(image(0x030e07f0, fields_3145(), 1)) == Errc::UnsupportedVersion);
+        auto mem = snapshot(image(0x030e07f0, fields_3145(), 1));
+        const auto header = debug_offsets_header(mem, kRuntimeAddr);
+        CHECK((header.version == 0x030e07f0 && header.free_threaded));
+        CHECK_FALSE(debug_offsets_header(snapshot(good), kRuntimeAddr).free_threaded);
+        try {
+            layout_from_debug_offsets(mem, kRuntimeAddr);
+            FAIL("a free-threaded build was accepted");
+        } catch (const Error& e) {
+            const std::string what = e.what();
+            CHECK(what.starts_with("free-threaded CPython builds are not supported yet: "));
+            CHECK(what.find("3.14.7") != std::string::npos);
+            CHECK(what.find("_Py_DebugOffsets.free_threaded") != std::string::npos);
+            CHECK(what.find('\n') == std::string::npos);
+        }
     }
     SECTION("truncated") {
         CHECK(parse({good.begin(), good.begin() + 10}) == Errc::LayoutMismatch);

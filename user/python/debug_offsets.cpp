@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/text.h"
+#include "python/discovery.h"
 
 namespace leakscope::python {
 
@@ -195,6 +196,8 @@ const Supplement kSupplements[] = {
         .interp_obmalloc = -1,
     },
     // 3.14.5+: the generational collector is back; the struct grew to 264 bytes.
+    // Checked against the DWARF of a 3.14.7 build (and a live 3.14.7: dump,
+    // trace, snapshot); the generator frame and FRAME_CLEARED (4) too.
     {
         .minor = 14,
         .micro_from = 5,
@@ -213,9 +216,9 @@ const Supplement kSupplements[] = {
         .gc_long_lived_total = 240,
         .gc_long_lived_pending = 248,
         .gc_permanent = 96,
-        .gen_iframe = -1,
-        .gen_frame_state = -1,
-        .interp_obmalloc = -1,
+        .gen_iframe = 72,
+        .gen_frame_state = 67,
+        .interp_obmalloc = 10904,
     },
 };
 
@@ -283,11 +286,16 @@ void add_heap_fields(PyLayout& l, const DebugOffsets& d, const Supplement& s) {
     l.long_digits = off(d, "long_object.ob_digit");
     l.code_localsplusnames = off(d, "code_object.localsplusnames");
     l.frame_localsplus = off(d, "interpreter_frame.localsplus");
+    // Locals are tagged _PyStackRefs wherever f_executable is one (3.14+).
+    l.frame_locals_tagged = s.frame_code_mask != ~0ull;
     // PyFrameObject's head (f_back, f_frame, f_trace) has not moved since 3.11.
     l.frame_object_frame = 24;
     l.frame_object_refs = {{16, "f_back"}, {32, "f_trace"}};
-    l.gen_iframe = s.gen_iframe;
-    l.gen_frame_state = s.gen_frame_state;
+    // 3.14 states where the generator's frame is; the supplement says whether
+    // its frame states are known.
+    const bool gen_given = s.gen_iframe >= 0 && d.fields.count("gen_object.gi_iframe");
+    l.gen_iframe = gen_given ? off(d, "gen_object.gi_iframe") : s.gen_iframe;
+    l.gen_frame_state = gen_given ? off(d, "gen_object.gi_frame_state") : s.gen_frame_state;
     if (s.gen_iframe >= 0) l.gen_refs = {{24, "__name__"}, {32, "__qualname__"}};  // 3.12+ head
     l.function_refs = function_refs_310();
     l.interp_obmalloc = s.interp_obmalloc;
@@ -333,10 +341,18 @@ std::array<uint8_t, kHeaderSize> read_header(const proc::MemoryReader& mem, uint
 
 }  // namespace
 
+DebugOffsetsHeader debug_offsets_header(const proc::MemoryReader& mem, uint64_t runtime_addr) {
+    const auto header = read_header(mem, runtime_addr);
+    DebugOffsetsHeader h;
+    uint64_t free_threaded;
+    std::memcpy(&h.version, header.data() + 8, 8);
+    std::memcpy(&free_threaded, header.data() + 16, 8);
+    h.free_threaded = free_threaded != 0;
+    return h;
+}
+
 uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr) {
-    uint64_t version;
-    std::memcpy(&version, read_header(mem, runtime_addr).data() + 8, 8);
-    return version;
+    return debug_offsets_header(mem, runtime_addr).version;
 }
 
 DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_addr) {
@@ -380,9 +396,8 @@ DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_
 PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     const PyVersion v = d.py_version();
     if (d.free_threaded)
-        throw Error(
-            Errc::UnsupportedVersion,
-            "CPython " + v.str() + " is a free-threaded build; only GIL builds are supported");
+        throw Error(Errc::UnsupportedVersion,
+                    free_threaded_refusal("the target", v, "its _Py_DebugOffsets.free_threaded is set"));
     const Supplement* s = supplement_for(v);
     if (!s)
         throw Error(Errc::UnsupportedVersion, "no layout supplement for CPython " + v.str() +

@@ -30,8 +30,14 @@ struct DebugOffsets {
 // 0 for versions without one.
 size_t debug_offsets_size(int minor);
 
-// PY_VERSION_HEX from the head of _Py_DebugOffsets at runtime_addr, after
-// its cookie; Errc::LayoutMismatch when it cannot be read or has no cookie.
+// The head of _Py_DebugOffsets at runtime_addr, after its cookie:
+// PY_VERSION_HEX and the free_threaded flag. Errc::LayoutMismatch when it
+// cannot be read or has no cookie.
+struct DebugOffsetsHeader {
+    uint64_t version = 0;
+    bool free_threaded = false;
+};
+DebugOffsetsHeader debug_offsets_header(const proc::MemoryReader& mem, uint64_t runtime_addr);
 uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr);
 
 // Reads and checks _Py_DebugOffsets at runtime_addr: cookie, version gate

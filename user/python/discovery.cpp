@@ -105,6 +105,24 @@ std::optional<Candidate> find_interpreter_file(pid_t pid, const std::vector<proc
     return std::nullopt;
 }
 
+}  // namespace
+
+bool free_threaded_name(const std::string& path) {
+    static const std::regex name(R"((?:lib)?python\d+\.\d+([dmt]*)(?:\.so.*)?)");
+    std::smatch m;
+    const std::string base = basename(path);
+    return std::regex_match(base, m, name) && m[1].str().find('t') != std::string::npos;
+}
+
+std::string free_threaded_refusal(const std::string& who, const PyVersion& v, const std::string& how) {
+    return "free-threaded CPython builds are not supported yet: " + who + " runs CPython " + v.str() +
+           " without the GIL (" + how +
+           "); leakscope cannot yet read its objects (no PyGC_Head, split reference counts), "
+           "its mimalloc heaps or its collector; trace a GIL build of CPython instead";
+}
+
+namespace {
+
 std::optional<PyVersion> file_version(const elf::ElfFile& elf, const std::string& binary_path) {
     // 3.11+ exports const unsigned long Py_Version = PY_VERSION_HEX.
     if (auto sym = elf.symbol("Py_Version"); sym && sym->size >= 4) {
@@ -126,20 +144,25 @@ std::optional<uint64_t> runtime_vaddr(const elf::ElfFile& elf) {
     return std::nullopt;
 }
 
-// 3.13+: the running interpreter states its version in _Py_DebugOffsets.
+// 3.13+: the running interpreter states its version, and whether it is a
+// free-threaded build, in _Py_DebugOffsets.
 void check_debug_offsets(const Interpreter& interp, const std::string& who) {
     proc::ProcessMemory memory(interp.pid);
-    PyVersion live;
+    DebugOffsetsHeader header;
     try {
-        live = version_from_hex(debug_offsets_version(memory, interp.runtime_addr));
+        header = debug_offsets_header(memory, interp.runtime_addr);
     } catch (const Error& e) {
         if (!proc::process_exists(interp.pid)) throw Error(Errc::TargetExited, who + " exited during discovery");
         throw Error(e.code(), who + ": " + e.what());
     }
+    const PyVersion live = version_from_hex(header.version);
     if (!(live == interp.version))
         throw Error(Errc::LayoutMismatch, who + ": " + interp.binary_path + " says CPython " +
                                               interp.version.str() + " but its _Py_DebugOffsets say " +
                                               live.str());
+    if (header.free_threaded)
+        throw Error(Errc::UnsupportedVersion,
+                    free_threaded_refusal(who, live, "its _Py_DebugOffsets.free_threaded is set"));
 }
 
 // "M.N.P", an optional (a|b|rc)K and an optional '+', starting at pos and
@@ -234,6 +257,11 @@ Interpreter discover(pid_t pid, const DiscoveryOptions& options) {
     if (!is_supported(interp.version))
         throw Error(Errc::UnsupportedVersion, "PID " + std::to_string(pid) + " runs CPython " +
                                                   interp.version.str() + "; supported: " + supported_versions());
+
+    if (free_threaded_name(interp.binary_path))
+        throw Error(Errc::UnsupportedVersion,
+                    free_threaded_refusal(who, interp.version,
+                                          basename(interp.binary_path) + " has the 't' ABI suffix"));
 
     auto bias = load_bias(*file->elf, file->mappings);
     if (!bias)

@@ -47,6 +47,14 @@ struct Interpreter {
 // Permission or Io.
 Interpreter discover(pid_t pid, const DiscoveryOptions& options = {});
 
+// True when a file name carries the free-threaded ABI flag 't'
+// (libpython3.14t.so.1.0, python3.13t, python3.14td).
+bool free_threaded_name(const std::string& path);
+
+// The one line free-threaded builds are refused with: what they are, how that
+// was told (`how`), and what leakscope cannot read in them yet.
+std::string free_threaded_refusal(const std::string& who, const PyVersion& v, const std::string& how);
+
 // load bias of elf given the mappings of that one file: for the first PT_LOAD
 // whose page-aligned file offset is mapped, mapping start - page-aligned vaddr.
 std::optional<uint64_t> load_bias(const elf::ElfFile& elf, std::span<const proc::Mapping> file_mappings);

@@ -273,6 +273,13 @@ const std::vector<CTypeRefs>& c_type_refs(const PyVersion& v) {
     return v.minor >= 10 ? from310 : base;
 }
 
+uint64_t frame_local_object(const PyLayout& l, uint64_t slot) {
+    if (!l.frame_locals_tagged) return slot;
+    constexpr uint64_t kIntTag = 3, kRefTag = 1;
+    if ((slot & kIntTag) == kIntTag) return 0;
+    return slot & ~kRefTag;
+}
+
 PyVersion version_from_hex(uint64_t hex) {
     return {static_cast<int>((hex >> 24) & 0xff), static_cast<int>((hex >> 16) & 0xff),
             static_cast<int>((hex >> 8) & 0xff)};

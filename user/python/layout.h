@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern "C" {
@@ -55,7 +56,9 @@ enum class ManagedDict {
 struct RefField {
     int64_t offset;
     const char* name;
-    bool operator==(const RefField&) const = default;
+    bool operator==(const RefField& o) const {
+        return offset == o.offset && std::string_view(name) == std::string_view(o.name);
+    }
 };
 
 // Offsets are bytes within the named struct; -1 means the field does not exist
@@ -185,6 +188,7 @@ struct PyLayout {
     int64_t code_freevars = -1;
     int64_t code_localsplusnames = -1; // 3.11+
     int64_t frame_localsplus = -1;     // f_localsplus (frame object) or localsplus (interpreter frame)
+    bool frame_locals_tagged = false;  // 3.14+: localsplus holds tagged _PyStackRefs (frame_local_object)
     int64_t frame_object_frame = -1;   // 3.11+ PyFrameObject.f_frame
     int owner_frame_object = 2;        // FRAME_OWNED_BY_FRAME_OBJECT (3.11+)
     std::vector<RefField> frame_object_refs;  // PyFrameObject fields outside the locals
@@ -212,6 +216,12 @@ struct PyLayout {
     // What the object probe reads to size a new object.
     ls_type_offsets bpf_type_offsets() const;
 };
+
+// The object a slot of an interpreter frame's localsplus refers to, or 0 for
+// none. From 3.14 (frame_locals_tagged) the slots are _PyStackRefs: bit 0 tags
+// a reference the frame does not own (the NULL ref is 1: no object), and low
+// bits 0b11 mark an int held in the ref itself, not an object.
+uint64_t frame_local_object(const PyLayout& l, uint64_t slot);
 
 // The versions leakscope knows, for messages: "3.8, 3.9, ... 3.14".
 std::string supported_versions();

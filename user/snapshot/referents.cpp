@@ -266,7 +266,8 @@ void frame_locals(const ReadContext& ctx, uint64_t frame, std::vector<Edge>& out
         return;
     }
     for (size_t i = 0; i < values.size(); ++i)
-        if (values[i]) out.push_back({values[i], EdgeKind::Local, names[i]});
+        if (uint64_t obj = python::frame_local_object(L, values[i]))
+            out.push_back({obj, EdgeKind::Local, names[i]});
 }
 
 }  // namespace leakscope::snapshot

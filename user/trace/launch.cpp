@@ -35,14 +35,16 @@ bool maps_libc(pid_t pid) {
     return false;
 }
 
-// The interpreter and the C library are both mapped.
+// The interpreter and the C library are both mapped. An interpreter of a
+// version or build leakscope refuses is there all the same: the caller's own
+// discovery then says why, rather than waiting for one that never comes.
 bool interpreter_ready(pid_t pid) {
     if (!maps_libc(pid)) return false;
     try {
         python::discover(pid, {""});
         return true;
-    } catch (const Error&) {
-        return false;
+    } catch (const Error& e) {
+        return e.code() == Errc::UnsupportedVersion;
     }
 }
 
