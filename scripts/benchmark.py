@@ -83,7 +83,8 @@ run(step)
 # name -> (leakscope options or None for untraced, run length key)
 MODES = {
     "untraced": (None, "seconds"),
-    "trace": (["--mode", "trace"], "seconds"),
+    "trace (off)": (["--mode", "trace", "--max-overhead", "off"], "seconds"),
+    "trace (default: budget 10%)": (["--mode", "trace"], "seconds"),
     "trace (budget 5%)": (["--mode", "trace", "--max-overhead", "5"], "seconds"),
     "continuous": (["--mode", "continuous"], "continuous_seconds"),
 }

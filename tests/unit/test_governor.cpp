@@ -52,6 +52,16 @@ TEST_CASE("probes that take nearly all the target's CPU time give no figure, not
     Simulation sim{g, 20000, 0.1};  // 200x slower
     sim.run(10);
     CHECK_FALSE(g.estimated_pct().has_value());
+
+    Governor budgeted({.budget_pct = 10, .escalate = false});
+    Simulation dear{budgeted, 20000, 0.1};
+    dear.run(30);
+    REQUIRE_FALSE(budgeted.adjustments().empty());
+    for (const auto& a : budgeted.adjustments()) {
+        INFO(a);
+        CHECK(a.find("9900") == std::string::npos);
+    }
+    CHECK(budgeted.adjustments().front().find("cost over 100x") != std::string::npos);
 }
 
 TEST_CASE("over budget, the probes are attached in windows that meet the budget", "[governor]") {

@@ -29,6 +29,12 @@ double percent(double cost, double cpu) {
     cost = std::min(cost, Governor::kMaxShare * cpu);
     return 100 * cost / (cpu - cost);
 }
+
+// A cost as the adjustments say it: past the clamp, only its lower bound is known.
+std::string cost_text(double pct) {
+    const double clamp = 100 * Governor::kMaxShare / (1 - Governor::kMaxShare);
+    return pct >= clamp * 0.999 ? "over 100x" : fmt::format("{:.1f}%", pct);
+}
 }  // namespace
 
 Governor::Governor(GovernorConfig config)
@@ -109,8 +115,8 @@ void Governor::end_window(const CostReading& r) {
     // Stack walks dominate: sample more sparsely before giving up coverage.
     if (walk_share > 0.5 && sample_bytes_ < kMaxSampleBytes) {
         sample_bytes_ = std::min<uint64_t>(sample_bytes_ * 4, kMaxSampleBytes);
-        note(r.t_s, fmt::format("sampling lowered to one stack per {} KiB (tracing cost {:.1f}% > budget {:.1f}%)",
-                                sample_bytes_ / 1024, pct, budget_pct_));
+        note(r.t_s, fmt::format("sampling lowered to one stack per {} KiB (tracing cost {} > budget {:.1f}%)",
+                                sample_bytes_ / 1024, cost_text(pct), budget_pct_));
         return next_window();
     }
     // Detach until the credit has paid for this window again. Where a window
@@ -130,8 +136,8 @@ void Governor::start_window(const CostReading& r) {
     auto differs = [](double a, double b, double factor) { return a > b * factor || a < b / factor; };
     if (differs(on_s, noted_on_s_, 2) || differs(off_s, noted_off_s_, 1.5)) {
         note(r.t_s, fmt::format("allocation probes attached in {:.1f} s windows, paused {:.1f} s in between "
-                                       "(cost {:.1f}% while attached > budget {:.1f}%)",
-                                       on_s, off_s, window_pct_, budget_pct_));
+                                       "(cost {} while attached > budget {:.1f}%)",
+                                       on_s, off_s, cost_text(window_pct_), budget_pct_));
         noted_on_s_ = on_s;
         noted_off_s_ = off_s;
     }
