@@ -78,7 +78,8 @@ inline Report sample_report() {
     r.drops = {{"LIVE_MAP_FULL", 12, "live-allocation table full; raise --max-live or --sample-bytes"},
                {"STACK_TRUNCATED", 0, "stacks deeper than 128 frames were cut; outer frames are missing"}};
     r.growth = Growth{64, 150, 150u * 64 * 4096,
-                      {{cache.frames, 120, 120u * 64 * 4096}, {{}, 30, 30u * 64 * 4096}}};
+                      {{cache.frames, 120, 120u * 64 * 4096, ""},
+                       {{}, 30, 30u * 64 * 4096, "no Python frame running: the interpreter starting"}}};
     r.sampling = {65536, 123456};
     r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
     return r;

@@ -141,6 +141,8 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     check_frames(growth.at("sites")[0].at("frames"));
     CHECK(growth.at("sites")[0].at("frames")[0].at("line") == 42);
     CHECK(growth.at("sites")[1].at("frames") == json::array());
+    CHECK(growth.at("sites")[0].at("without_frames").is_null());
+    CHECK(growth.at("sites")[1].at("without_frames") == "no Python frame running: the interpreter starting");
 
     const json& drops = doc.at("drops");
     REQUIRE(drops.is_object());
@@ -206,6 +208,7 @@ TEST_CASE("text report: suspect's file:line with its evidence, and drop remedies
     CHECK(text.find("generation 2:") != std::string::npos);
     // Growth: share of sampled faults, the stack, what was sampled.
     CHECK(text.find("MEMORY GROWTH") != std::string::npos);
+    CHECK(text.find("(no Python frame running: the interpreter starting)") != std::string::npos);
     CHECK(text.find("~30.0 MiB (80%)\n       app/cache.py:42 in remember") != std::string::npos);
     CHECK(text.find("one fault in 64 sampled") != std::string::npos);
 }

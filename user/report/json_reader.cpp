@@ -171,7 +171,8 @@ Growth growth_of(const Node& n) {
     g.sampled_faults = n["sampled_faults"].count();
     g.bytes = n["bytes"].count();
     n["sites"].each([&](const Node& s) {
-        g.sites.push_back({frames_of(s["frames"]), s["faults"].count(), s["bytes"].count()});
+        g.sites.push_back({frames_of(s["frames"]), s["faults"].count(), s["bytes"].count(),
+                           s.has("without_frames") ? s["without_frames"].string() : ""});
     });
     return g;
 }

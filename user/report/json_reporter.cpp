@@ -145,7 +145,8 @@ nlohmann::ordered_json to_json(const Report& report) {
     if (report.growth) {
         json sites = json::array();
         for (const GrowthSite& g : report.growth->sites)
-            sites.push_back({{"faults", g.faults}, {"bytes", g.bytes}, {"frames", frames_json(g.frames)}});
+            sites.push_back({{"faults", g.faults}, {"bytes", g.bytes}, {"frames", frames_json(g.frames)},
+                             {"without_frames", g.frames.empty() ? json(g.without_frames) : json(nullptr)}});
         growth = {{"fault_period", report.growth->fault_period},
                   {"sampled_faults", report.growth->sampled_faults},
                   {"bytes", report.growth->bytes},

@@ -149,6 +149,7 @@ struct GrowthSite {
     Stack frames;  // innermost first; empty when no Python frame was running
     uint64_t faults = 0;  // sampled faults
     uint64_t bytes = 0;   // estimate: faults × period × page size
+    std::string without_frames;  // frames empty: what the faulting thread was doing
     bool operator==(const GrowthSite&) const = default;
 };
 

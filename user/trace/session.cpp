@@ -77,6 +77,14 @@ constexpr size_t kHeldBySamples = 64;
 // Trace mode warns once its estimated overhead passes this.
 constexpr double kTraceWarnPct = 50;
 
+// What a thread whose sampled fault has no Python frame was doing, from its
+// stack's flags (enum ls_stack_flags).
+std::string without_frames(uint32_t flags) {
+    if (flags & LS_STACK_NO_THREAD) return "no Python thread state: a thread that runs no Python, or the interpreter not yet started";
+    if (flags & LS_STACK_READ_FAILED) return "the Python stack could not be read";
+    return "no Python frame running: the interpreter starting, compiling or exiting, or C code outside any Python call";
+}
+
 GovernorConfig governor_config(const cli::Config& c) {
     GovernorConfig g;
     const bool continuous = c.mode == "continuous";
@@ -371,8 +379,11 @@ private:
         std::sort(sites.begin(), sites.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
         for (const auto& [id, faults] : sites) g.sampled_faults += faults;
         g.bytes = g.sampled_faults * g.fault_period * page;
-        for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i)
-            g.sites.push_back({resolve(sites[i].first).first, sites[i].second, sites[i].second * g.fault_period * page});
+        for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i) {
+            auto [frames, flags] = resolve(sites[i].first);
+            const std::string without = frames.empty() ? without_frames(flags) : "";
+            g.sites.push_back({std::move(frames), sites[i].second, sites[i].second * g.fault_period * page, without});
+        }
         return g;
     }
 
