@@ -351,10 +351,6 @@ DebugOffsetsHeader debug_offsets_header(const proc::MemoryReader& mem, uint64_t 
     return h;
 }
 
-uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr) {
-    return debug_offsets_header(mem, runtime_addr).version;
-}
-
 DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_addr) {
     const auto header = read_header(mem, runtime_addr);
     DebugOffsets d;

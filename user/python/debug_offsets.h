@@ -38,7 +38,6 @@ struct DebugOffsetsHeader {
     bool free_threaded = false;
 };
 DebugOffsetsHeader debug_offsets_header(const proc::MemoryReader& mem, uint64_t runtime_addr);
-uint64_t debug_offsets_version(const proc::MemoryReader& mem, uint64_t runtime_addr);
 
 // Reads and checks _Py_DebugOffsets at runtime_addr: cookie, version gate
 // (3.13/3.14 final or candidate; else Errc::UnsupportedVersion), readable

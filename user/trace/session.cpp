@@ -186,7 +186,8 @@ private:
             const std::string cost = estimate ? fmt::format("about {:.0f}% of its CPU time", *estimate)
                                               : "over 100x its CPU time";
             std::cerr << fmt::format("leakscope: warning: tracing costs the target {}; with --max-overhead off "
-                                     "nothing bounds it (drop the option for a 10% budget)\n", cost);
+                                     "nothing bounds it (drop the option for a {:g}% budget)\n",
+                                     cost, cli::kTraceBudgetPct);
         }
         probe_cpu_s_ = r->probe_s;
     }
