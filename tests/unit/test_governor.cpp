@@ -104,6 +104,22 @@ TEST_CASE("when stack walks dominate, sampling is lowered before coverage", "[go
     CHECK(g.adjustments().front().find("sampling lowered") != std::string::npos);
 }
 
+TEST_CASE("when traps dominate, windows sample more densely, down to a floor", "[governor]") {
+    Governor g({.budget_pct = 10, .escalate = false, .sample_bytes = 65536});
+    Simulation sim{g, 500, 0.02};
+    sim.run(60);
+    CHECK(g.sample_bytes() == Governor::kMinSampleBytes);
+    REQUIRE_FALSE(g.adjustments().empty());
+    CHECK(g.adjustments().front().find("sampling raised to one stack per 16 KiB") != std::string::npos);
+    CHECK(*g.estimated_pct() == Approx(10).margin(2));
+
+    // Walks that are a good share of the cost leave the distance alone.
+    Governor walks({.budget_pct = 10, .escalate = false});
+    Simulation busy{walks, 500, 0.3};
+    busy.run(60);
+    CHECK(walks.sample_bytes() == 16384);
+}
+
 TEST_CASE("within budget nothing changes", "[governor]") {
     Governor g({.budget_pct = 5, .escalate = true});
     Simulation sim{g, 1, 0.5};

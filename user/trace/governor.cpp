@@ -20,6 +20,9 @@ constexpr double kDetachTailS = 0.3;
 constexpr double kGrowthWindowS = 30;
 constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
 constexpr double kGrowthFraction = 0.05;
+// Below this share of a window's cost in stack walks, sampling gets denser;
+// four times the walks then stay under half of the cost, where it is thinned.
+constexpr double kDenserWalkShare = 0.1;
 
 // The probes' cost as a share of the target's own work. The probes run on the
 // target's CPU time, so an estimate above it only means "nearly all of it":
@@ -118,6 +121,15 @@ void Governor::end_window(const CostReading& r) {
         note(r.t_s, fmt::format("sampling lowered to one stack per {} KiB (tracing cost {} > budget {:.1f}%)",
                                 sample_bytes_ / 1024, cost_text(pct), budget_pct_));
         return next_window();
+    }
+    // Traps dominate: the windows will see a small share of births, so each
+    // samples more densely. Its extra stack walks are cheap next to the traps
+    // every birth costs anyway, and a leak's few samples per window are what
+    // its growth is judged on.
+    if (walk_share < kDenserWalkShare && sample_bytes_ > kMinSampleBytes) {
+        sample_bytes_ = std::max<uint64_t>(sample_bytes_ / 4, kMinSampleBytes);
+        note(r.t_s, fmt::format("sampling raised to one stack per {} KiB (probe traps, not stack walks, are "
+                                "the cost)", sample_bytes_ / 1024));
     }
     // Detach until the credit has paid for this window again. Where a window
     // slows the target many times over, a shorter one sees as much of its
