@@ -152,6 +152,25 @@ TEST_CASE("a sample sealed at the end of its window dies when its contents chang
     }
 }
 
+TEST_CASE("a sample born after its window was sealed is sealed on arrival", "[heap]") {
+    std::optional<uint64_t> content = 11;
+    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 3, "f"}}, 0}; },
+                     [&](uint64_t addr, uint64_t type) { return addr == kAddr && type == kType ? content : std::nullopt; });
+    proc::SnapshotMemory mem;
+    mem.add(kAddr, object_head(1, kType));
+    heap.seal_window(mem);
+    heap.probes_detached(0.5);
+    heap.add(sample(LS_FAMILY_OBJECT, 64));  // a hit on a link still being removed
+    content = 12;                            // another str of the same type at its address
+    FakeLiveMaps live;
+    live.seqs[{LS_FAMILY_OBJECT, kAddr}] = kSeq;
+    heap.sweep(live, mem, 1.0, 0);
+    const auto snap = heap.snapshot(1.0, 0, 0, 0);
+    REQUIRE(snap.sites.size() == 1);
+    CHECK(snap.sites[0].live_objects == 0);
+    CHECK(snap.sites[0].freed_objects > 0);
+}
+
 TEST_CASE("a sealed native block that holds a str is followed as that str", "[heap]") {
     struct Case {
         const char* what;

@@ -73,6 +73,10 @@ void HeapTracker::add(const ls_sample& s) {
     // A newer sample at the same address replaces one whose death was not seen yet.
     LiveKey key{s.addr, family};
     if (auto it = live_.find(key); it != live_.end()) retire(it->second);
+    // Born while the probes were being removed, after its window was sealed:
+    // sealed now, while it is most likely still itself.
+    if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0)
+        sample.content = content_(s.addr, s.type);
     live_[key] = sample;
 }
 

@@ -175,9 +175,8 @@ private:
         if (on != tracer_->allocation_probes()) {
             // The window spans from before its breakpoints are in until after they are out.
             if (on) heap_.probes_attached(seconds_since_start());
-            if (!on) heap_.seal_window(*target_.mem);
             tracer_->set_allocation_probes(on);
-            if (!on) heap_.probes_detached(seconds_since_start());
+            if (!on) close_window();
             if (auto after = cost_reading()) governor_.switched(*after);
         }
         const auto estimate = governor_.estimated_pct();
@@ -204,6 +203,19 @@ private:
         const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns + tracer_->fault_cost().run_ns)) / 1e9;
         return CostReading{seconds_since_start(), probe_s,
                            std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
+    }
+
+    // While the probes are attached, a death shows (the memory changes, or a
+    // birth at the address retires the sample); in the pause after, an object
+    // of the same kind reborn at a dead sample's address would pass for it
+    // for good. So once the probes are out, the window's samples are read
+    // in, those dead by now are retired, and the survivors that cannot change
+    // are fingerprinted.
+    void close_window() {
+        tracer_->poll(0);
+        heap_.sweep(*tracer_, *target_.mem, seconds_since_start(), last_gc_ ? last_gc_->full_collections() : 0);
+        heap_.seal_window(*target_.mem);
+        heap_.probes_detached(seconds_since_start());
     }
 
     // What each thread is running now: a site whose whole stack is running
