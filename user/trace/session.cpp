@@ -176,7 +176,7 @@ private:
             // The window spans from before its breakpoints are in until after they are out.
             if (on) heap_.probes_attached(seconds_since_start());
             tracer_->set_allocation_probes(on);
-            if (!on) close_window();
+            if (!on) close_window(seconds_since_start());
             if (auto after = cost_reading()) governor_.switched(*after);
         }
         const auto estimate = governor_.estimated_pct();
@@ -211,11 +211,11 @@ private:
     // for good. So once the probes are out, the window's samples are read
     // in, those dead by now are retired, and the survivors that cannot change
     // are fingerprinted.
-    void close_window() {
+    void close_window(double detached_s) {
         tracer_->poll(0);
-        heap_.sweep(*tracer_, *target_.mem, seconds_since_start(), last_gc_ ? last_gc_->full_collections() : 0);
+        heap_.sweep(*tracer_, *target_.mem, detached_s, last_gc_ ? last_gc_->full_collections() : 0);
         heap_.seal_window(*target_.mem);
-        heap_.probes_detached(seconds_since_start());
+        heap_.probes_detached(detached_s);
     }
 
     // What each thread is running now: a site whose whole stack is running
