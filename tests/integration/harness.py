@@ -500,6 +500,21 @@ def leak_line(path):
     raise AssertionError("no # LEAK line in " + path)
 
 
+def zoo_scenarios():
+    """[(name, path, leak line or None)] for every tests/zoo/*.py."""
+    scenarios = []
+    for path in sorted(glob.glob(os.path.join(ZOO_DIR, "*.py"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        if name.startswith("_"):
+            continue
+        with open(path) as f:
+            marked = [n for n, line in enumerate(f, 1) if re.search(r"#\s*LEAK\s*$", line)]
+        if len(marked) > 1:
+            raise SystemExit("%s: more than one '# LEAK' line: %s" % (path, marked))
+        scenarios.append((name, path, marked[0] if marked else None))
+    return scenarios
+
+
 def python_leaf(site):
     """The innermost Python frame of a site: native callers of malloc come first in its frames."""
     return next((f for f in site["frames"] if not f.get("native")), None)

@@ -9,10 +9,8 @@ produce no suspect at all. `run` exits with the command's status, or 20 with
 --fail-on-leak when it found a leak. No probe may survive a run.
 """
 
-import glob
 import numbers
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -30,24 +28,6 @@ INTERVAL = 2
 SAMPLE_BYTES = 4096
 # Every allocation traced, whatever it costs: what --max-overhead off is for
 # (short runs, CI). The default budget's accuracy needs longer runs.
-LEAK_MARK = re.compile(r"#\s*LEAK\s*$")
-
-
-def zoo_scenarios():
-    """[(name, path, leak line or None)] for every tests/zoo/*.py."""
-    scenarios = []
-    for path in sorted(glob.glob(os.path.join(harness.ZOO_DIR, "*.py"))):
-        name = os.path.splitext(os.path.basename(path))[0]
-        if name.startswith("_"):
-            continue
-        with open(path) as f:
-            marked = [n for n, line in enumerate(f, 1) if LEAK_MARK.search(line.rstrip("\n"))]
-        if len(marked) > 1:
-            raise SystemExit("%s: more than one '# LEAK' line: %s" % (path, marked))
-        scenarios.append((name, path, marked[0] if marked else None))
-    return scenarios
-
-
 def describe_suspects(suspects, limit=3):
     lines = []
     for rank, suspect in enumerate(suspects[:limit], 1):
@@ -173,7 +153,7 @@ def _make_test(name, path, leak_line):
     return test
 
 
-for _name, _path, _line in zoo_scenarios():
+for _name, _path, _line in harness.zoo_scenarios():
     setattr(TraceZooTest, "test_zoo_" + _name, _make_test(_name, _path, _line))
 
 
