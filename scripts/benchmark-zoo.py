@@ -35,17 +35,17 @@ def verdict(report, path, leak_line):
     """('ok' | 'missed' | 'wrong' | 'false positive', detail)."""
     suspects = report["suspects"]
     if leak_line is None:
-        return ("ok", "no suspect") if not suspects else ("false positive", frames_text(suspects[0]))
+        return ("ok", "no suspect") if not suspects else ("false positive", leaf_text(suspects[0]))
     if not suspects:
         return "missed", "no suspect"
     basename = os.path.basename(path)
     for rank, suspect in enumerate(suspects, 1):
         if any(os.path.basename(f["file"]) == basename and f.get("line") == leak_line for f in suspect["frames"]):
             return ("ok" if rank == 1 else "wrong"), "ranked %d of %d" % (rank, len(suspects))
-    return "wrong", "not among %d suspects; first: %s" % (len(suspects), frames_text(suspects[0]))
+    return "wrong", "not among %d suspects; first: %s" % (len(suspects), leaf_text(suspects[0]))
 
 
-def frames_text(suspect):
+def leaf_text(suspect):
     leaf = harness.python_leaf(suspect)
     return "%s:%s" % (os.path.basename(leaf["file"]), leaf["line"]) if leaf else "(native only)"
 

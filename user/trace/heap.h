@@ -66,8 +66,8 @@ public:
     // start_ns). They are attached from the start.
     void probes_attached(double t_s);
     void probes_detached(double t_s);
-    // Once the probes are out, before probes_detached(): fingerprints the window's immutable
-    // samples, so that an object born at one's address while the probes are
+    // Once the probes are out, before probes_detached(): fingerprints the
+    // window's immutable samples, so that an object born at one's address while the probes are
     // away is not taken for it. A native block that holds such an object (a
     // str or bytes too large for pymalloc) is followed as that object from
     // then on: its free() will not be seen.

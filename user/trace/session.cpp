@@ -205,6 +205,9 @@ private:
                            std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
     }
 
+    // Oldest-generation collections so far, from the last GC state read (0 before one).
+    uint64_t full_collections() const { return last_gc_ ? last_gc_->full_collections() : 0; }
+
     // While the probes are attached, a death shows (the memory changes, or a
     // birth at the address retires the sample); in the pause after, an object
     // of the same kind reborn at a dead sample's address would pass for it
@@ -213,7 +216,7 @@ private:
     // are fingerprinted.
     void close_window(double detached_s) {
         tracer_->poll(0);
-        heap_.sweep(*tracer_, *target_.mem, detached_s, last_gc_ ? last_gc_->full_collections() : 0);
+        heap_.sweep(*tracer_, *target_.mem, detached_s, full_collections());
         heap_.seal_window(*target_.mem);
         heap_.probes_detached(detached_s);
     }
@@ -251,10 +254,10 @@ private:
                 layout_checked_ = true;
             }
             if (auto gc = read_gc_state(target_)) last_gc_ = gc;
-            heap_.sweep(*tracer_, *target_.mem, t, last_gc_ ? last_gc_->full_collections() : 0);
+            heap_.sweep(*tracer_, *target_.mem, t, full_collections());
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
-            analysis::Snapshot snap = heap_.snapshot(t, last_gc_ ? last_gc_->full_collections() : 0,
+            analysis::Snapshot snap = heap_.snapshot(t, full_collections(),
                                                      last_gc_ ? last_gc_->collections() : 0, last_memory_.rss);
             if (held_) analyzer_.add(*held_);
             held_.reset();
