@@ -152,18 +152,18 @@ TEST_CASE("snapshot: a deque whose block chain loops is read once and counted") 
 
 TEST_CASE("snapshot: dominators and retained sizes of a diamond") {
     // 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3, 3 -> 4; node 5 unreached
-    const std::vector<uint32_t> begin = {0, 2, 3, 4, 5, 5, 5};
-    const std::vector<uint32_t> edges = {1, 2, 3, 3, 4};
-    const std::vector<uint64_t> size = {0, 10, 20, 30, 40, 50};
+    const BigVector<uint32_t> begin = {0, 2, 3, 4, 5, 5, 5};
+    const BigVector<uint32_t> edges = {1, 2, 3, 3, 4};
+    const BigVector<uint64_t> size = {0, 10, 20, 30, 40, 50};
     Dominators d = dominators(begin, edges, size);
-    CHECK(d.idom[1] == 0);
-    CHECK(d.idom[3] == 0);  // reached through both 1 and 2
-    CHECK(d.idom[4] == 3);
-    CHECK(d.idom[5] == kUnreached);
-    CHECK(d.retained_bytes[3] == 70);
+    CHECK(d.retained_bytes[1] == 10);  // 3 is reached through both 1 and 2
+    CHECK(d.retained_bytes[2] == 20);
+    CHECK(d.retained_bytes[3] == 70);  // 3 dominates 4
     CHECK(d.retained_objects[3] == 2);
-    CHECK(d.retained_bytes[1] == 10);
     CHECK(d.retained_bytes[0] == 100);
+    CHECK(d.retained_objects[0] == 4);
+    CHECK(d.retained_bytes[5] == 0);   // unreached
+    CHECK(d.retained_objects[5] == 0);
     auto parents = bfs_parents(begin, edges);
     CHECK(parents[4] == 3);
     CHECK(parents[3] == 1);

@@ -28,7 +28,7 @@ uint32_t AddressIndex::insert(uint64_t addr, uint32_t node) {
 
 void AddressIndex::grow() {
     ++log2_size_;
-    std::vector<Entry> old(table_.size() * 2);
+    BigVector<Entry> old(table_.size() * 2);
     old.swap(table_);
     for (const Entry& e : old)
         if (e.addr) table_[slot_of(e.addr)] = e;

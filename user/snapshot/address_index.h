@@ -5,7 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
+#include "snapshot/big_vector.h"
 
 namespace leakscope::snapshot {
 
@@ -28,7 +28,7 @@ private:
     void grow();
 
     int log2_size_ = 10;
-    std::vector<Entry> table_ = std::vector<Entry>(size_t{1} << log2_size_);
+    BigVector<Entry> table_ = BigVector<Entry>(size_t{1} << log2_size_);
     size_t used_ = 0;
 };
 

@@ -111,7 +111,7 @@ bool is_container(Kind k) {
     return k == Kind::Dict || k == Kind::List || k == Kind::Tuple || k == Kind::Set || k == Kind::Deque;
 }
 
-std::vector<PathStep> path_steps(const HeapSource& s, const Heap& h, const std::vector<uint32_t>& parents,
+std::vector<PathStep> path_steps(const HeapSource& s, const Heap& h, const BigVector<uint32_t>& parents,
                                  uint32_t node) {
     std::vector<uint32_t> chain;
     for (uint32_t n = node; n != kAllRoots && n != kUnreached && chain.size() < kMaxPathDepth; n = parents[n])
@@ -127,7 +127,7 @@ std::vector<PathStep> path_steps(const HeapSource& s, const Heap& h, const std::
     return steps;
 }
 
-std::string node_path(const HeapSource& s, const Heap& h, const std::vector<uint32_t>& parents, uint32_t node) {
+std::string node_path(const HeapSource& s, const Heap& h, const BigVector<uint32_t>& parents, uint32_t node) {
     std::string path;
     for (const PathStep& st : path_steps(s, h, parents, node)) path += st.text;
     return path.empty() ? "<unreachable>" : path;
@@ -137,12 +137,12 @@ Census take_census(const HeapSource& s, const Heap& h, size_t max_holders) {
     Census c;
     count_types(s, h, c);
     const Dominators dom = dominators(h.edge_begin, h.edges, h.size);
-    const std::vector<uint32_t> parents = bfs_parents(h.edge_begin, h.edges);
+    const BigVector<uint32_t> parents = bfs_parents(h.edge_begin, h.edges);
     std::vector<uint32_t> candidates;
     for (uint32_t n = 1; n < h.nodes(); ++n) {
-        if (dom.idom[n] != kUnreached && h.type[n] != kNoType) ++c.reached;
-        if (dom.idom[n] != kUnreached && h.type[n] != kNoType && is_container(s.types.at(h.type[n]).kind))
-            candidates.push_back(n);
+        if (!dom.retained_objects[n] || h.type[n] == kNoType) continue;  // unreached, or virtual
+        ++c.reached;
+        if (is_container(s.types.at(h.type[n]).kind)) candidates.push_back(n);
     }
     std::sort(candidates.begin(), candidates.end(), [&](uint32_t a, uint32_t b) {
         return dom.retained_bytes[a] > dom.retained_bytes[b];

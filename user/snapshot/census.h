@@ -46,11 +46,11 @@ struct PathStep {
 
 // The steps from a root to node (parents: bfs_parents); empty if unreachable.
 std::vector<PathStep> path_steps(const HeapSource& source, const Heap& heap,
-                                 const std::vector<uint32_t>& parents, uint32_t node);
+                                 const BigVector<uint32_t>& parents, uint32_t node);
 
 // The path from a root to node, as a user would write it.
 std::string node_path(const HeapSource& source, const Heap& heap,
-                      const std::vector<uint32_t>& parents, uint32_t node);
+                      const BigVector<uint32_t>& parents, uint32_t node);
 
 // Kinds whose objects are reported as holders.
 bool is_container(Kind kind);

@@ -8,12 +8,13 @@
 namespace leakscope::snapshot {
 namespace {
 
+using Nodes = BigVector<uint32_t>;
+
 // Nodes reachable from 0 in reverse postorder (iterative DFS).
-std::vector<uint32_t> reverse_postorder(const std::vector<uint32_t>& begin,
-                                        const std::vector<uint32_t>& edges, size_t n) {
-    std::vector<uint32_t> post;
-    std::vector<uint8_t> seen(n, 0);
-    std::vector<std::pair<uint32_t, uint32_t>> stack{{0, begin[0]}};
+Nodes reverse_postorder(const Nodes& begin, const Nodes& edges, size_t n) {
+    Nodes post;
+    BigVector<uint8_t> seen(n, 0);
+    BigVector<std::pair<uint32_t, uint32_t>> stack{{0, begin[0]}};
     seen[0] = 1;
     while (!stack.empty()) {
         auto& [node, next] = stack.back();
@@ -32,62 +33,63 @@ std::vector<uint32_t> reverse_postorder(const std::vector<uint32_t>& begin,
     return post;
 }
 
-// Predecessor lists (CSR) of the reached nodes.
-void predecessors(const std::vector<uint32_t>& begin, const std::vector<uint32_t>& edges,
-                  const std::vector<uint32_t>& rpo_index, std::vector<uint32_t>& pbegin,
-                  std::vector<uint32_t>& preds) {
-    const size_t n = rpo_index.size();
-    pbegin.assign(n + 1, 0);
-    for (size_t from = 0; from < n; ++from)
-        if (rpo_index[from] != kUnreached)
-            for (uint32_t e = begin[from]; e < begin[from + 1]; ++e) ++pbegin[edges[e] + 1];
-    for (size_t i = 0; i < n; ++i) pbegin[i + 1] += pbegin[i];
-    preds.resize(pbegin[n]);
-    std::vector<uint32_t> fill(pbegin.begin(), pbegin.end() - 1);
-    for (size_t from = 0; from < n; ++from)
-        if (rpo_index[from] != kUnreached)
-            for (uint32_t e = begin[from]; e < begin[from + 1]; ++e)
-                preds[fill[edges[e]]++] = static_cast<uint32_t>(from);
+// Predecessor lists (CSR) of the reached nodes, numbered by their place in
+// order: the dominance walk then compares plain numbers.
+void predecessors(const Nodes& begin, const Nodes& edges, const Nodes& order, size_t n, Nodes& pbegin,
+                  Nodes& preds) {
+    Nodes rpo(n, kUnreached);
+    for (size_t i = 0; i < order.size(); ++i) rpo[order[i]] = static_cast<uint32_t>(i);
+    const size_t m = order.size();
+    pbegin.assign(m + 1, 0);
+    for (uint32_t from : order)
+        for (uint32_t e = begin[from]; e < begin[from + 1]; ++e) ++pbegin[rpo[edges[e]] + 1];
+    for (size_t i = 0; i < m; ++i) pbegin[i + 1] += pbegin[i];
+    preds.resize(pbegin[m]);
+    // pbegin[t] serves as t's fill cursor, which leaves it at t + 1's start.
+    for (size_t i = 0; i < m; ++i)
+        for (uint32_t e = begin[order[i]]; e < begin[order[i] + 1]; ++e)
+            preds[pbegin[rpo[edges[e]]]++] = static_cast<uint32_t>(i);
+    std::copy_backward(pbegin.begin(), pbegin.end() - 1, pbegin.end());
+    pbegin[0] = 0;
 }
 
-}  // namespace
-
-Dominators dominators(const std::vector<uint32_t>& begin, const std::vector<uint32_t>& edges,
-                      const std::vector<uint64_t>& size) {
-    const size_t n = size.size();
-    const std::vector<uint32_t> order = reverse_postorder(begin, edges, n);
-    std::vector<uint32_t> rpo_index(n, kUnreached);
-    for (size_t i = 0; i < order.size(); ++i) rpo_index[order[i]] = static_cast<uint32_t>(i);
-    std::vector<uint32_t> pbegin;
-    std::vector<uint32_t> preds;
-    predecessors(begin, edges, rpo_index, pbegin, preds);
-
-    Dominators d;
-    d.idom.assign(n, kUnreached);
-    d.idom[0] = 0;
+// Immediate dominators by place in reverse postorder.
+Nodes dominator_places(const Nodes& begin, const Nodes& edges, const Nodes& order, size_t n) {
+    Nodes pbegin, preds;
+    predecessors(begin, edges, order, n, pbegin, preds);
+    Nodes idom(order.size(), kUnreached);
+    idom[0] = 0;
     auto intersect = [&](uint32_t a, uint32_t b) {
         while (a != b) {
-            while (rpo_index[a] > rpo_index[b]) a = d.idom[a];
-            while (rpo_index[b] > rpo_index[a]) b = d.idom[b];
+            while (a > b) a = idom[a];
+            while (b > a) b = idom[b];
         }
         return a;
     };
     for (bool changed = true; changed;) {
         changed = false;
         for (size_t i = 1; i < order.size(); ++i) {
-            const uint32_t node = order[i];
             uint32_t best = kUnreached;
-            for (uint32_t p = pbegin[node]; p < pbegin[node + 1]; ++p) {
-                const uint32_t pred = preds[p];
-                if (d.idom[pred] == kUnreached) continue;
-                best = best == kUnreached ? pred : intersect(pred, best);
+            for (uint32_t p = pbegin[i]; p < pbegin[i + 1]; ++p) {
+                if (idom[preds[p]] == kUnreached) continue;
+                best = best == kUnreached ? preds[p] : intersect(preds[p], best);
             }
-            if (best != d.idom[node]) {
-                d.idom[node] = best;
+            if (best != idom[i]) {
+                idom[i] = best;
                 changed = true;
             }
         }
     }
+    return idom;
+}
+
+}  // namespace
+
+Dominators dominators(const Nodes& begin, const Nodes& edges, const BigVector<uint64_t>& size) {
+    const size_t n = size.size();
+    const Nodes order = reverse_postorder(begin, edges, n);
+    const Nodes idom = dominator_places(begin, edges, order, n);
+    Dominators d;
     d.retained_bytes.assign(n, 0);
     d.retained_objects.assign(n, 0);
     for (uint32_t node : order) {
@@ -95,17 +97,19 @@ Dominators dominators(const std::vector<uint32_t>& begin, const std::vector<uint
         d.retained_objects[node] = size[node] ? 1 : 0;  // virtual nodes have no size
     }
     for (size_t i = order.size(); i-- > 1;) {
-        const uint32_t node = order[i];
-        d.retained_bytes[d.idom[node]] += d.retained_bytes[node];
-        d.retained_objects[d.idom[node]] += d.retained_objects[node];
+        const uint32_t node = order[i], dominator = order[idom[i]];
+        d.retained_bytes[dominator] += d.retained_bytes[node];
+        d.retained_objects[dominator] += d.retained_objects[node];
     }
     return d;
 }
 
-std::vector<uint32_t> bfs_parents(const std::vector<uint32_t>& begin, const std::vector<uint32_t>& edges) {
+Nodes bfs_parents(const Nodes& begin, const Nodes& edges) {
     const size_t n = begin.size() - 1;
-    std::vector<uint32_t> parent(n, kUnreached);
-    std::vector<uint32_t> queue{0};
+    Nodes parent(n, kUnreached);
+    Nodes queue;
+    queue.reserve(n);  // address space only: growing would copy
+    queue.push_back(0);
     parent[0] = 0;
     for (size_t head = 0; head < queue.size(); ++head) {
         const uint32_t node = queue[head];

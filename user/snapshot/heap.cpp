@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "snapshot/heap.h"
 
+#include <algorithm>
+
 #include "python/symbolizer.h"
 #include "snapshot/address_index.h"
 
@@ -11,12 +13,19 @@ constexpr uint64_t kGcNextMask = ~3ull;  // 3.14 keeps a flag in the low bits
 constexpr size_t kMaxFramesPerThread = 4096;
 constexpr size_t kMaxNameChars = 256;
 constexpr size_t kMaxEdges = UINT32_MAX - 1;  // edge_begin is 32-bit
+// Every object takes 16 bytes or more (pymalloc's alignment) and every edge is
+// a pointer in the target's memory; objects outside its anonymous memory
+// (static types and strings in the binary) are a few thousand at most.
+constexpr uint64_t kMinObjectBytes = 16;
+constexpr uint64_t kStaticObjects = 1 << 16;
+constexpr size_t kKeptEdgeRoom = 1 << 16;
 
 class Reader {
 public:
     Reader(const HeapSource& s, Heap& h) : s_(s), h_(h), mem_(s.ctx.mem), L_(s.ctx.layout) {}
 
     void read() {
+        reserve();
         add_virtual(kNoType);  // kAllRoots
         walk_gc_lists();
         h_.tracked = h_.nodes() - 1;
@@ -26,6 +35,18 @@ public:
     }
 
 private:
+    // For the most nodes and edges the target's memory can hold, so that
+    // growing never copies (and never holds two copies at once).
+    void reserve() {
+        if (!s_.memory_bytes) return;
+        const size_t nodes = std::min(s_.max_objects, s_.memory_bytes / kMinObjectBytes + kStaticObjects);
+        reserve_if_possible(h_.addr, nodes);
+        reserve_if_possible(h_.type, nodes);
+        reserve_if_possible(h_.size, nodes);
+        reserve_if_possible(h_.edge_begin, nodes + 1);
+        reserve_if_possible(h_.edges, std::min<uint64_t>(kMaxEdges, s_.memory_bytes / sizeof(uint64_t)));
+    }
+
     uint32_t add_virtual(int32_t type) {
         h_.addr.push_back(0);
         h_.type.push_back(type);
@@ -137,7 +158,6 @@ private:
     void add_edges(const std::vector<uint32_t>& roots) {
         std::vector<Edge> out;
         size_t next_frame = 0;
-        h_.edge_begin.reserve(h_.nodes() + 1);  // grows further as referents are discovered
         for (uint32_t n = 0; n < h_.nodes(); ++n) {
             h_.edge_begin.push_back(h_.edges.size());
             if (n == kAllRoots) {
@@ -156,13 +176,10 @@ private:
                 }
                 if (uint32_t to = add(e.target); to != AddressIndex::kAbsent) h_.edges.push_back(to);
             }
+            // A list of millions leaves millions of labelled edges' room behind.
+            if (out.capacity() > kKeptEdgeRoom) std::vector<Edge>().swap(out);
         }
         h_.edge_begin.push_back(h_.edges.size());
-        // What push_back over-allocated is a third of the graph's memory.
-        h_.addr.shrink_to_fit();
-        h_.size.shrink_to_fit();
-        h_.type.shrink_to_fit();
-        h_.edges.shrink_to_fit();
     }
 
     const HeapSource& s_;

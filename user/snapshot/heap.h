@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "snapshot/big_vector.h"
 #include "snapshot/problems.h"
 #include "snapshot/referents.h"
 #include "snapshot/types.h"
@@ -26,11 +27,11 @@ struct ThreadFrame {
 };
 
 struct Heap {
-    std::vector<uint64_t> addr;   // per node; 0 for virtual nodes
-    std::vector<int32_t> type;    // per node: index in types, kNoType for virtual nodes
-    std::vector<uint64_t> size;   // per node: shallow bytes
-    std::vector<uint32_t> edge_begin;  // CSR: node n's edges are edges[edge_begin[n], edge_begin[n+1])
-    std::vector<uint32_t> edges;
+    BigVector<uint64_t> addr;   // per node; 0 for virtual nodes
+    BigVector<int32_t> type;    // per node: index in types, kNoType for virtual nodes
+    BigVector<uint64_t> size;   // per node: shallow bytes
+    BigVector<uint32_t> edge_begin;  // CSR: node n's edges are edges[edge_begin[n], edge_begin[n+1])
+    BigVector<uint32_t> edges;
     std::vector<ThreadFrame> frames;
     uint64_t tracked = 0;         // objects found in the collector's lists
     uint64_t unreached_targets = 0;  // edges to objects past the object cap
@@ -46,6 +47,8 @@ struct HeapSource {
     std::vector<uint64_t> thread_states;
     std::vector<int64_t> tids;           // per thread state
     uint64_t max_objects = 1ull << 31;
+    uint64_t memory_bytes = 0;           // the target's anonymous memory and swap, if known
+
 };
 Heap read_heap(const HeapSource& source);
 

@@ -14,7 +14,7 @@ namespace {
 
 // The holder's path: up to the first container after the last namespace
 // step, or the object's own path when no container is on the way.
-std::string holder_path(const LiveHeap& live, const std::vector<uint32_t>& parents, uint32_t node) {
+std::string holder_path(const LiveHeap& live, const BigVector<uint32_t>& parents, uint32_t node) {
     const auto steps = path_steps(live.source(), live.heap(), parents, node);
     if (steps.empty()) return {};
     size_t from = 1;
@@ -45,7 +45,7 @@ std::vector<std::vector<std::string>> held_by(const python::Target& target,
         for (uint64_t addr : group) wanted.emplace(addr, kUnreached);
     for (uint32_t n = 1; n < heap.nodes() && !wanted.empty(); ++n)
         if (auto it = wanted.find(heap.addr[n]); it != wanted.end()) it->second = n;
-    const std::vector<uint32_t> parents = bfs_parents(heap.edge_begin, heap.edges);
+    const BigVector<uint32_t> parents = bfs_parents(heap.edge_begin, heap.edges);
 
     std::vector<std::vector<std::string>> out;
     for (const auto& group : groups) {

@@ -2,6 +2,7 @@
 #include "snapshot/live_heap.h"
 
 #include "core/error.h"
+#include "proc/maps.h"
 #include "python/dump.h"
 
 namespace leakscope::snapshot {
@@ -48,6 +49,7 @@ LiveHeap::LiveHeap(const python::Target& t) : cache_(*t.mem) {
     types_ = std::make_unique<TypeTable>(cache_, t.layout, known_types(t), symbol_address(t, "PyType_Type"));
     const auto tstates = t.thread_states();
     source_ = std::make_unique<HeapSource>(HeapSource{*ctx_, *types_, gc_state(t), tstates, python::thread_tids(t, tstates)});
+    if (auto usage = proc::read_memory_usage(t.interp.pid)) source_->memory_bytes = usage->anonymous + usage->swap;
     heap_ = read_heap(*source_);
 }
 
