@@ -10,6 +10,7 @@
 #include "python/debug_offsets.h"
 #include "python/layout.h"
 #include "snapshot/address_index.h"
+#include "snapshot/big_vector.h"
 #include "snapshot/census.h"
 #include "snapshot/dominators.h"
 #include "snapshot/heap.h"
@@ -168,6 +169,27 @@ TEST_CASE("snapshot: dominators and retained sizes of a diamond") {
     CHECK(parents[4] == 3);
     CHECK(parents[3] == 1);
     CHECK(parents[5] == kUnreached);
+}
+
+uint64_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident * 4096;
+}
+
+TEST_CASE("snapshot: a per-object vector's reserved room costs no memory until used") {
+    if (!untouched_memory_is_free()) {
+        WARN("SKIP: strict overcommit (vm.overcommit_memory 2): nothing is reserved");
+        return;
+    }
+    const uint64_t before = resident_bytes();
+    BigVector<uint64_t> addr;
+    reserve_if_free(addr, size_t{1} << 27);  // 1 GiB of room
+    REQUIRE(addr.capacity() == size_t{1} << 27);
+    for (uint64_t i = 0; i < (1 << 20); ++i) addr.push_back(i);  // 8 MiB used
+    CHECK(addr.capacity() == size_t{1} << 27);  // grown in place, never copied
+    CHECK(resident_bytes() - before < (uint64_t{64} << 20));
 }
 
 TEST_CASE("snapshot: the address index keeps every entry as it grows") {

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <fstream>
 #include <memory>
 #include <new>
 #include <vector>
@@ -45,10 +46,23 @@ struct HugePageAllocator {
 template <class T>
 using BigVector = std::vector<T, HugePageAllocator<T>>;
 
-// Reserves n if the address space can be had (strict overcommit may refuse
-// it); the vector grows the usual way otherwise.
+// Whether untouched memory is free: not under strict overcommit
+// (vm.overcommit_memory 2), where it is charged and other processes, the
+// target among them, could be refused memory for it.
+inline bool untouched_memory_is_free() {
+    static const bool free = [] {
+        std::ifstream f("/proc/sys/vm/overcommit_memory");
+        int mode = 0;
+        return !(f >> mode) || mode != 2;
+    }();
+    return free;
+}
+
+// Reserves n where that costs address space only; the vector grows the usual
+// way otherwise.
 template <class T>
-void reserve_if_possible(BigVector<T>& v, size_t n) {
+void reserve_if_free(BigVector<T>& v, size_t n) {
+    if (!untouched_memory_is_free()) return;
     try {
         v.reserve(n);
     } catch (const std::bad_alloc&) {

@@ -108,7 +108,7 @@ Nodes bfs_parents(const Nodes& begin, const Nodes& edges) {
     const size_t n = begin.size() - 1;
     Nodes parent(n, kUnreached);
     Nodes queue;
-    queue.reserve(n);  // address space only: growing would copy
+    reserve_if_free(queue, n);  // growing would copy
     queue.push_back(0);
     parent[0] = 0;
     for (size_t head = 0; head < queue.size(); ++head) {

@@ -40,11 +40,11 @@ private:
     void reserve() {
         if (!s_.memory_bytes) return;
         const size_t nodes = std::min(s_.max_objects, s_.memory_bytes / kMinObjectBytes + kStaticObjects);
-        reserve_if_possible(h_.addr, nodes);
-        reserve_if_possible(h_.type, nodes);
-        reserve_if_possible(h_.size, nodes);
-        reserve_if_possible(h_.edge_begin, nodes + 1);
-        reserve_if_possible(h_.edges, std::min<uint64_t>(kMaxEdges, s_.memory_bytes / sizeof(uint64_t)));
+        reserve_if_free(h_.addr, nodes);
+        reserve_if_free(h_.type, nodes);
+        reserve_if_free(h_.size, nodes);
+        reserve_if_free(h_.edge_begin, nodes + 1);
+        reserve_if_free(h_.edges, std::min<uint64_t>(kMaxEdges, s_.memory_bytes / sizeof(uint64_t)));
     }
 
     uint32_t add_virtual(int32_t type) {
