@@ -44,6 +44,8 @@ struct ls_py_offsets {
 	__u32 frame_owner;            /* LS_FRAME_INTERP: owner (char) */
 	__u32 owner_skip_from;        /* owners >= this are C-stack shim frames (0xff: none) */
 	__u32 code_adaptive;          /* LS_FRAME_INTERP: co_code_adaptive */
+	__s32 frame_tlbc_index;       /* 3.14t: int32 index of the thread's bytecode copy; -1: none */
+	__s32 code_tlbc;              /* 3.14t: _PyCodeArray *co_tlbc {size, entries[]}; -1: none */
 	__u64 code_mask;              /* f_executable mask: ~3 for 3.14 stack refs */
 };
 

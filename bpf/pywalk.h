@@ -34,6 +34,31 @@ LS_INLINE __s64 ls_first_frame(void *reader, const struct ls_py_offsets *o, __u6
 }
 
 /*
+ * Where the bytecode instr_ptr points into starts: co_code_adaptive, or in
+ * 3.14t a thread's own copy, co_tlbc->entries[tlbc_index] (entry 0 is
+ * co_code_adaptive). 0 when a read fails or the index is out of range.
+ */
+LS_INLINE __u64 ls_bytecode_start(void *reader, const struct ls_py_offsets *o, __u64 f, __u64 code)
+{
+	__s32 index = 0;
+	__u64 array = 0, size = 0, start = 0;
+
+	if (o->frame_tlbc_index < 0)
+		return code + o->code_adaptive;
+	if (ls_read(reader, &index, sizeof(index), f + (__u32)o->frame_tlbc_index))
+		return 0;
+	if (index == 0)
+		return code + o->code_adaptive;
+	if (ls_read(reader, &array, sizeof(array), code + (__u32)o->code_tlbc) ||
+	    ls_read(reader, &size, sizeof(size), array))
+		return 0;
+	if (index < 0 || (__u64)index >= size ||
+	    ls_read(reader, &start, sizeof(start), array + 8 + 8 * (__u64)index))
+		return 0;
+	return start;
+}
+
+/*
  * Appends up to LS_MAX_FRAMES - out->depth frames, starting at *frame, to
  * out. On return *frame is the next frame not yet walked (0 at the end of the
  * chain), so a caller with room for more can call again.
@@ -61,7 +86,7 @@ LS_INLINE __u32 ls_walk_frames(void *reader, const struct ls_py_offsets *o, __u6
 				return LS_STACK_READ_FAILED;
 			offset = lasti < 0 ? -1 : (__s64)lasti * o->lasti_unit;
 		} else {
-			__u64 ip = 0;
+			__u64 ip = 0, start = 0;
 
 			if (ls_read(reader, &owner, sizeof(owner), f + o->frame_owner))
 				return LS_STACK_READ_FAILED;
@@ -72,7 +97,8 @@ LS_INLINE __u32 ls_walk_frames(void *reader, const struct ls_py_offsets *o, __u6
 			}
 			if (ls_read(reader, &ip, sizeof(ip), f + o->frame_instr_ptr))
 				return LS_STACK_READ_FAILED;
-			offset = (__s64)(ip - (code + o->code_adaptive));
+			start = ls_bytecode_start(reader, o, f, code);
+			offset = start ? (__s64)(ip - start) : -1;
 			/* prev_instr is one code unit before the start at frame entry */
 			if (offset < 0 || offset > 0x7fffffff)
 				offset = -1;

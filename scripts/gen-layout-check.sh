@@ -3,7 +3,8 @@
 # Prints offsetof/sizeof of every CPython field leakscope reads, one column per
 # installed interpreter, by compiling a small C program against each version's
 # own headers (internal ones included). Compare the output with the tables in
-# user/python/layout.cpp and the 3.13 supplement in user/python/debug_offsets.cpp.
+# user/python/layout.cpp and the supplements in user/python/debug_offsets.cpp
+# (free-threaded prefixes print their own fields: ob_tid, tlbc_index, co_tlbc).
 #
 # Only reads installed headers; the build does not need it.
 #   usage: scripts/gen-layout-check.sh [PYTHON_PREFIX...]
@@ -37,6 +38,9 @@ cat >"$work/probe.c" <<'C'
 #include "internal/pycore_code.h"
 #endif
 #include "internal/pycore_gil.h"
+#if PY_VERSION_HEX >= 0x030E0000
+#include "internal/pycore_stackref.h"
+#endif
 
 /* "sizeof(struct x)" -> "sizeof(x)": one token per name, for the table. */
 static void P(const char* name, size_t value) {
@@ -149,14 +153,32 @@ int main(void) {
   S(PyCompactUnicodeObject);
 
   O(struct _gc_runtime_state, enabled);
+#ifdef Py_GIL_DISABLED
+  /* Free-threaded: no PyGC_Head lists; the header carries the thread and split counts. */
+  O(struct _gc_runtime_state, young);
+  O(struct _gc_runtime_state, generation_stats);
+  O(struct _gc_runtime_state, collecting);
+  O(PyObject, ob_tid);
+  O(PyObject, ob_gc_bits);
+  O(PyObject, ob_ref_local);
+  O(PyObject, ob_ref_shared);
+#if PY_VERSION_HEX >= 0x030E0000
+  O(_PyInterpreterFrame, tlbc_index);
+  O(PyCodeObject, co_tlbc);
+  P("Py_TAG_BITS", Py_TAG_BITS);
+#endif
+#else
   O(struct _gc_runtime_state, generations);
   S(struct gc_generation);
   O(struct gc_generation, threshold);
   O(struct gc_generation, count);
   O(struct _gc_runtime_state, generation_stats);
   O(struct _gc_runtime_state, collecting);
+#if PY_VERSION_HEX < 0x030E0000
   O(struct _gc_runtime_state, long_lived_total);
   O(struct _gc_runtime_state, long_lived_pending);
+#endif
+#endif
   S(struct _gc_runtime_state);
 
 #if PY_VERSION_HEX >= 0x030D0000

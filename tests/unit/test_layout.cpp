@@ -448,6 +448,17 @@ TEST_CASE("_Py_DebugOffsets 3.14 (synthesized from the reference)", "[layout][de
     }
 }
 
+TEST_CASE("str state words of GIL and free-threaded builds", "[layout]") {
+    PyLayout gil, ft;
+    ft.free_threaded = true;
+    const StrState ascii = str_state(gil, 1 | (1 << 2) | 0x20 | 0x40);  // interned, kind 1, compact, ascii
+    CHECK((ascii.kind == 1 && ascii.compact && ascii.ascii));
+    // 3.14t: interned is a byte of its own, so kind starts at bit 8.
+    const StrState ucs2 = str_state(ft, 2 | (2 << 8) | (1 << 11));
+    CHECK((ucs2.kind == 2 && ucs2.compact && !ucs2.ascii));
+    CHECK(str_state(gil, 2 | (2 << 8) | (1 << 11)).kind == 0);  // not a kind under the GIL reading
+}
+
 TEST_CASE("_Py_DebugOffsets that must be rejected", "[layout][debug_offsets]") {
     const auto good = image(0x030e00f0, fields_3140());
     auto parse = [](std::vector<uint8_t> bytes) {
@@ -473,22 +484,36 @@ TEST_CASE("_Py_DebugOffsets that must be rejected", "[layout][debug_offsets]") {
         CHECK(parse(image(0x030e00b3, fields_3140())) == Errc::UnsupportedVersion);
         CHECK(parse(image(0x030e00c1, fields_3140())) == std::nullopt);
     }
-    SECTION("free-threaded build") {
-        CHECK(parse(image(0x030e00f0, fields_3140(), 1)) == Errc::UnsupportedVersion);
-        CHECK(parse(image(0x030e07f0, fields_3145(), 1)) == Errc::UnsupportedVersion);
-        auto mem = snapshot(image(0x030e07f0, fields_3145(), 1));
-        const auto header = debug_offsets_header(mem, kRuntimeAddr);
-        CHECK((header.version == 0x030e07f0 && header.free_threaded));
+    SECTION("free-threaded builds: 3.14t's frames are read, 3.13t is refused") {
+        Fields ft = fields_3145();  // 3.14.7t's own values where dump reads them
+        set_field(ft, "interpreter_frame.tlbc_index", 72);
+        set_field(ft, "code_object.co_tlbc", 224);
+        set_field(ft, "code_object.size", 240);
+        set_field(ft, "pyobject.size", 32);
+        set_field(ft, "pyobject.ob_type", 24);
+        set_field(ft, "type_object.tp_name", 40);
+        auto mem = snapshot(image(0x030e07f0, ft, 1));
+        CHECK(debug_offsets_header(mem, kRuntimeAddr).free_threaded);
         CHECK_FALSE(debug_offsets_header(snapshot(good), kRuntimeAddr).free_threaded);
+        const PyLayout l = layout_from_debug_offsets(mem, kRuntimeAddr);
+        CHECK(l.free_threaded);
+        CHECK((l.frame_tlbc_index == 72 && l.code_tlbc == 224));
+        CHECK((l.bpf_offsets().frame_tlbc_index == 72 && l.bpf_offsets().code_tlbc == 224));
+        CHECK((l.code_size == 240 && l.code_firsttraceable == 208));
+        CHECK((l.object_type == 24 && l.type_basicsize == 48 && l.type_itemsize == 56));
+        CHECK((l.gc_header == 0 && l.gc_generations == -1 && l.interp_obmalloc == -1));
+        CHECK(l.source.find("free-threaded") != std::string::npos);
+        const PyLayout gil = layout_from_debug_offsets(snapshot(image(0x030e07f0, fields_3145())), kRuntimeAddr);
+        CHECK((!gil.free_threaded && gil.frame_tlbc_index == -1 && gil.bpf_offsets().frame_tlbc_index == -1));
+
+        auto t313 = read_file(fs::path(LEAKSCOPE_TEST_DATA) / "debug_offsets_3.13.0.bin");
+        t313[16] = 1;
         try {
-            layout_from_debug_offsets(mem, kRuntimeAddr);
-            FAIL("a free-threaded build was accepted");
+            layout_from_debug_offsets(snapshot(t313), kRuntimeAddr);
+            FAIL("3.13t was accepted");
         } catch (const Error& e) {
-            const std::string what = e.what();
-            CHECK(what.starts_with("free-threaded CPython builds are not supported yet: "));
-            CHECK(what.find("3.14.7") != std::string::npos);
-            CHECK(what.find("_Py_DebugOffsets.free_threaded") != std::string::npos);
-            CHECK(what.find('\n') == std::string::npos);
+            CHECK(e.code() == Errc::UnsupportedVersion);
+            CHECK(std::string(e.what()).starts_with("free-threaded CPython 3.13.0 is not supported yet"));
         }
     }
     SECTION("truncated") {

@@ -15,7 +15,8 @@ using leakscope::testing::PyImage;
 
 namespace {
 
-const PyVersion kVersions[] = {{3, 8, 18}, {3, 10, 13}, {3, 11, 7}, {3, 12, 1}, {3, 13, 0}};
+// Every frame form with a table layout: 3.13+ layouts come from _Py_DebugOffsets.
+const PyVersion kVersions[] = {{3, 8, 18}, {3, 10, 13}, {3, 11, 7}, {3, 12, 1}};
 
 std::vector<std::string> functions(const Stack& stack) {
     std::vector<std::string> out;
@@ -127,5 +128,43 @@ TEST_CASE("thread lists: whole, looping, longer than the bound", "[stack_walk]")
             CHECK(thread_list(mem, L, kInterp, c.max, nullptr, &cut).size() == c.taken);
             CHECK(cut == c.cut);
         }
+    }
+}
+
+TEST_CASE("3.14t: instr_ptr into a thread's own bytecode copy", "[stack_walk]") {
+    PyLayout L = *table_layout({3, 12, 1});
+    L.frame_tlbc_index = 72;  // where 3.14t keeps them
+    L.code_tlbc = 224;
+    struct Case {
+        const char* what;
+        int32_t index;      // the frame's tlbc_index
+        bool into_copy;     // instr_ptr points into copy `index` (else into co_code_adaptive)
+        int32_t offset;     // what the walk reports
+    };
+    const Case cases[] = {
+        {"the main copy", 0, false, 4},
+        {"a thread's copy", 2, true, 4},
+        {"an index past the array", 3, true, -1},
+        {"a negative index", -1, true, -1},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        PyImage image(L);
+        const uint64_t code = image.add_code("app.py", "f", 10);
+        image.set_frames({code});
+        constexpr uint64_t kArray = 0xa00000, kCopies = 0xb00000;
+        std::vector<uint8_t> array(8 + 3 * 8, 0);  // {size 3, entries[3]}
+        const uint64_t entries[] = {3, code + uint64_t(L.code_adaptive), kCopies + 0x100, kCopies + 0x200};
+        std::memcpy(array.data(), entries, sizeof entries);
+        image.regions[kArray] = array;
+        std::memcpy(image.regions[code].data() + L.code_tlbc, &kArray, 8);
+        auto& frame = image.regions[PyImage::frame_addr(0)];
+        std::memcpy(frame.data() + L.frame_tlbc_index, &c.index, 4);
+        const uint64_t ip = (c.into_copy ? kCopies + 0x200 : code + uint64_t(L.code_adaptive)) + 4;
+        std::memcpy(frame.data() + L.frame_instr_ptr, &ip, 8);
+        auto mem = image.memory();
+        WalkedStack walked = walk_stack(mem, image.o, image.tstate());
+        REQUIRE(walked.frames.size() == 1);
+        CHECK(walked.frames[0].offset == c.offset);
     }
 }

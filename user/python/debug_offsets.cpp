@@ -145,6 +145,7 @@ struct Supplement {
     int64_t gen_iframe;       // -1: generator frames are not read (FRAME_CLEARED unverified)
     int64_t gen_frame_state;
     int64_t interp_obmalloc;  // offsetof(PyInterpreterState, obmalloc), a pointer; -1: unknown
+    bool free_threaded = false;
 };
 
 const Supplement kSupplements[] = {
@@ -220,12 +221,38 @@ const Supplement kSupplements[] = {
         .gen_frame_state = 67,
         .interp_obmalloc = 10904,
     },
+    // 3.14t (free-threaded): the frame and code object as dump reads them, from
+    // a 3.14.7t build's headers (scripts/gen-layout-check.sh). It has no
+    // PyGC_Head lists and no pymalloc: the collector and heap fields are unknown.
+    {
+        .minor = 14,
+        .micro_from = 0,
+        .code_size = 240,
+        .frame_size = 88,
+        .gc_size = 288,
+        .code_firsttraceable = 208,
+        .owner_generator = 1,
+        .owner_skip_from = 3,
+        .frame_code_mask = ~1ull,  // Py_TAG_BITS of the free-threaded _PyStackRef
+        .gc_kind = GcKind::Generational,
+        .gc_enabled = 12,
+        .gc_generations = -1,
+        .gc_generation_count = 0,
+        .gc_stats = 120,
+        .gc_long_lived_total = -1,
+        .gc_long_lived_pending = -1,
+        .gc_permanent = -1,
+        .gen_iframe = -1,
+        .gen_frame_state = -1,
+        .interp_obmalloc = -1,
+        .free_threaded = true,
+    },
 };
 
-const Supplement* supplement_for(const PyVersion& v) {
+const Supplement* supplement_for(const PyVersion& v, bool free_threaded) {
     const Supplement* found = nullptr;
     for (const auto& s : kSupplements)
-        if (s.minor == v.minor && s.micro_from <= v.micro) found = &s;
+        if (s.minor == v.minor && s.micro_from <= v.micro && s.free_threaded == free_threaded) found = &s;
     return found;
 }
 
@@ -391,10 +418,10 @@ DebugOffsets read_debug_offsets(const proc::MemoryReader& mem, uint64_t runtime_
 
 PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     const PyVersion v = d.py_version();
-    if (d.free_threaded)
-        throw Error(Errc::UnsupportedVersion,
-                    free_threaded_refusal("the target", v, "its _Py_DebugOffsets.free_threaded is set"));
-    const Supplement* s = supplement_for(v);
+    const Supplement* s = supplement_for(v, d.free_threaded);
+    if (!s && d.free_threaded)
+        throw Error(Errc::UnsupportedVersion, "free-threaded CPython " + v.str() +
+                                                  " is not supported yet: its frames are verified on 3.14t only");
     if (!s)
         throw Error(Errc::UnsupportedVersion, "no layout supplement for CPython " + v.str() +
                                                   " (supported: " + supported_versions() + ")");
@@ -450,12 +477,18 @@ PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     l.code_firsttraceable = s->code_firsttraceable;
     l.code_adaptive = off(d, "code_object.co_code_adaptive");
     l.linetable_format = LineTableFormat::Locations311;
+    if (s->free_threaded) {
+        l.free_threaded = true;
+        l.frame_tlbc_index = off(d, "interpreter_frame.tlbc_index");
+        l.code_tlbc = off(d, "code_object.co_tlbc");
+    }
 
     l.object_type = off(d, "pyobject.ob_type");
     l.varobject_size = off(d, "bytes_object.ob_size");  // PyVarObject.ob_size
     l.type_name = off(d, "type_object.tp_name");
-    // tp_basicsize and tp_itemsize are not in _Py_DebugOffsets: PyLayout's
-    // defaults hold (the same PyTypeObject head in every GIL build).
+    // tp_basicsize and tp_itemsize, not in _Py_DebugOffsets, follow tp_name.
+    l.type_basicsize = l.type_name + 8;
+    l.type_itemsize = l.type_name + 16;
     l.type_flags = off(d, "type_object.tp_flags");
     l.bytes_size = off(d, "bytes_object.ob_size");
     l.bytes_data = off(d, "bytes_object.ob_sval");
@@ -478,8 +511,11 @@ PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     l.gc_long_lived_total = s->gc_long_lived_total;
     l.gc_long_lived_pending = s->gc_long_lived_pending;
 
-    add_heap_fields(l, d, *s);
-    l.source = "_Py_DebugOffsets v" + hex_version(d.version);
+    if (s->free_threaded)
+        l.gc_header = 0;  // objects have no PyGC_Head; the other heap fields stay unknown
+    else
+        add_heap_fields(l, d, *s);
+    l.source = "_Py_DebugOffsets v" + hex_version(d.version) + (s->free_threaded ? " (free-threaded)" : "");
     return l;
 }
 

@@ -117,8 +117,8 @@ bool free_threaded_name(const std::string& path) {
 std::string free_threaded_refusal(const std::string& who, const PyVersion& v, const std::string& how) {
     return "free-threaded CPython builds are not supported yet: " + who + " runs CPython " + v.str() +
            " without the GIL (" + how +
-           "); leakscope cannot yet read its objects (no PyGC_Head, split reference counts), "
-           "its mimalloc heaps or its collector; trace a GIL build of CPython instead";
+           "); leakscope dumps its threads but cannot yet read its objects (no PyGC_Head, split "
+           "reference counts), its mimalloc heaps or its collector; trace a GIL build of CPython instead";
 }
 
 namespace {
@@ -145,8 +145,9 @@ std::optional<uint64_t> runtime_vaddr(const elf::ElfFile& elf) {
 }
 
 // 3.13+: the running interpreter states its version, and whether it is a
-// free-threaded build, in _Py_DebugOffsets.
-void check_debug_offsets(const Interpreter& interp, const std::string& who) {
+// free-threaded build, in _Py_DebugOffsets. Refuses a free-threaded one
+// unless free_threaded_ok.
+void check_debug_offsets(Interpreter& interp, const std::string& who, bool free_threaded_ok) {
     proc::ProcessMemory memory(interp.pid);
     DebugOffsetsHeader header;
     try {
@@ -160,7 +161,8 @@ void check_debug_offsets(const Interpreter& interp, const std::string& who) {
         throw Error(Errc::LayoutMismatch, who + ": " + interp.binary_path + " says CPython " +
                                               interp.version.str() + " but its _Py_DebugOffsets say " +
                                               live.str());
-    if (header.free_threaded)
+    interp.free_threaded = interp.free_threaded || header.free_threaded;
+    if (header.free_threaded && !free_threaded_ok)
         throw Error(Errc::UnsupportedVersion,
                     free_threaded_refusal(who, live, "its _Py_DebugOffsets.free_threaded is set"));
 }
@@ -258,7 +260,8 @@ Interpreter discover(pid_t pid, const DiscoveryOptions& options) {
         throw Error(Errc::UnsupportedVersion, "PID " + std::to_string(pid) + " runs CPython " +
                                                   interp.version.str() + "; supported: " + supported_versions());
 
-    if (free_threaded_name(interp.binary_path))
+    interp.free_threaded = free_threaded_name(interp.binary_path);
+    if (interp.free_threaded && !options.free_threaded_ok)
         throw Error(Errc::UnsupportedVersion,
                     free_threaded_refusal(who, interp.version,
                                           basename(interp.binary_path) + " has the 't' ABI suffix"));
@@ -279,7 +282,7 @@ Interpreter discover(pid_t pid, const DiscoveryOptions& options) {
     interp.runtime_addr = interp.address(*runtime);
     interp.elf = std::move(file->elf);
 
-    if (interp.version.major == 3 && interp.version.minor >= 13) check_debug_offsets(interp, who);
+    if (interp.version.major == 3 && interp.version.minor >= 13) check_debug_offsets(interp, who, options.free_threaded_ok);
     return interp;
 }
 

@@ -25,6 +25,9 @@ struct DiscoveryOptions {
     // Where separate debug files are looked up (see elf::find_debug_file);
     // empty: use only the symbols of the binary itself.
     std::string debug_root = "/usr/lib/debug";
+    // dump reads the threads of free-threaded builds; what reads their
+    // objects refuses them.
+    bool free_threaded_ok = false;
 };
 
 struct Interpreter {
@@ -37,6 +40,7 @@ struct Interpreter {
     PyVersion version;
     uint64_t runtime_addr = 0;    // &_PyRuntime in the target
     std::string debug_path;       // the separate debug file used, or empty
+    bool free_threaded = false;   // no GIL: 't' ABI suffix or _Py_DebugOffsets.free_threaded
     std::shared_ptr<const elf::ElfFile> elf;  // the binary, with its debug file attached
 
     uint64_t address(uint64_t vaddr) const { return vaddr + load_bias; }
@@ -51,8 +55,9 @@ Interpreter discover(pid_t pid, const DiscoveryOptions& options = {});
 // (libpython3.14t.so.1.0, python3.13t, python3.14td).
 bool free_threaded_name(const std::string& path);
 
-// The one line free-threaded builds are refused with: what they are, how that
-// was told (`how`), and what leakscope cannot read in them yet.
+// The one line free-threaded builds are refused with, where objects are read:
+// what they are, how that was told (`how`), and what leakscope cannot read in
+// them yet.
 std::string free_threaded_refusal(const std::string& who, const PyVersion& v, const std::string& how);
 
 // load bias of elf given the mappings of that one file: for the first PT_LOAD

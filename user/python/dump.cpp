@@ -130,7 +130,10 @@ Dump dump_threads(const Target& t) {
 }
 
 nlohmann::json dump_json(const Target& t, const Dump& dump) {
-    nlohmann::json j = {{"pid", t.interp.pid}, {"python", t.interp.version.str()}, {"threads", nlohmann::json::array()}};
+    nlohmann::json j = {{"pid", t.interp.pid},
+                        {"python", t.interp.version.str()},
+                        {"free_threaded", t.interp.free_threaded},
+                        {"threads", nlohmann::json::array()}};
     for (const auto& th : dump.threads) {
         nlohmann::json frames = nlohmann::json::array();
         for (const auto& f : th.frames) frames.push_back({{"file", f.file}, {"line", f.line}, {"function", f.function}});
@@ -148,8 +151,8 @@ nlohmann::json dump_json(const Target& t, const Dump& dump) {
 }
 
 void print_dump(std::ostream& out, const Target& t, const Dump& dump) {
-    out << fmt::format("Process {}: CPython {} ({})\n", t.interp.pid, t.interp.version.str(),
-                       escape_control(t.interp.binary_path));
+    out << fmt::format("Process {}: CPython {}{} ({})\n", t.interp.pid, t.interp.version.str(),
+                       t.interp.free_threaded ? " free-threaded" : "", escape_control(t.interp.binary_path));
     for (const auto& th : dump.threads) {
         out << fmt::format("\nThread {}{}{}\n", th.tid, th.holds_gil ? " (holds the GIL)" : "",
                            th.frames.empty() ? " (no Python frames)" : "");

@@ -280,6 +280,11 @@ uint64_t frame_local_object(const PyLayout& l, uint64_t slot) {
     return slot & ~kRefTag;
 }
 
+StrState str_state(const PyLayout& l, uint32_t state) {
+    const unsigned bits = state >> (l.free_threaded ? 8 : 2);
+    return {bits & 7, (bits & 8) != 0, (bits & 16) != 0};
+}
+
 PyVersion version_from_hex(uint64_t hex) {
     return {static_cast<int>((hex >> 24) & 0xff), static_cast<int>((hex >> 16) & 0xff),
             static_cast<int>((hex >> 8) & 0xff)};
@@ -346,6 +351,8 @@ ls_py_offsets PyLayout::bpf_offsets() const {
     o.frame_owner = u32_or_absent(frame_owner);
     o.owner_skip_from = static_cast<__u32>(owner_skip_from);
     o.code_adaptive = u32_or_absent(code_adaptive);
+    o.frame_tlbc_index = static_cast<__s32>(frame_tlbc_index < 0 ? -1 : frame_tlbc_index);
+    o.code_tlbc = static_cast<__s32>(code_tlbc < 0 ? -1 : code_tlbc);
     o.code_mask = frame_code_mask;
     return o;
 }

@@ -65,6 +65,10 @@ struct RefField {
 // in this version.
 struct PyLayout {
     PyVersion version;
+    // No GIL (3.14t): the frames are read as in the GIL build; objects, their
+    // allocator and collector are not (heap fields keep GIL-build values that
+    // do not apply, so only dump takes such a layout).
+    bool free_threaded = false;
 
     // _PyRuntimeState
     int64_t runtime_interp_head = -1;
@@ -116,6 +120,8 @@ struct PyLayout {
     int64_t code_firstlineno = -1;
     int64_t code_firsttraceable = -1;  // 3.11+, in code units
     int64_t code_adaptive = -1;        // 3.11+ co_code_adaptive
+    int64_t frame_tlbc_index = -1;     // 3.14t: the frame's bytecode copy (0: co_code_adaptive)
+    int64_t code_tlbc = -1;            // 3.14t: co_tlbc, the copies
     LineTableFormat linetable_format = LineTableFormat::Lnotab38;
 
     // Objects
@@ -222,6 +228,15 @@ struct PyLayout {
 // a reference the frame does not own (the NULL ref is 1: no object), and low
 // bits 0b11 mark an int held in the ref itself, not an object.
 uint64_t frame_local_object(const PyLayout& l, uint64_t slot);
+
+// A str's state word: in GIL builds `interned` takes bits 0-1 and kind
+// follows at bit 2; free-threaded builds give `interned` a byte of its own.
+struct StrState {
+    unsigned kind;  // bytes per character: 1, 2 or 4 (anything else: not a str)
+    bool compact;
+    bool ascii;
+};
+StrState str_state(const PyLayout& l, uint32_t state);
 
 // The versions leakscope knows, for messages: "3.8, 3.9, ... 3.14".
 std::string supported_versions();

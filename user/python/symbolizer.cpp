@@ -36,8 +36,7 @@ std::optional<std::string> read_unicode(const proc::MemoryReader& mem, const PyL
     auto length = mem.read_as<int64_t>(addr + layout.unicode_length);
     auto state = mem.read_as<uint32_t>(addr + layout.unicode_state);
     if (!length || !state || *length < 0 || *length > kMaxPlausibleStrChars) return std::nullopt;
-    const unsigned kind = (*state >> 2) & 7;
-    const bool compact = *state & 0x20, ascii = *state & 0x40;
+    const auto [kind, compact, ascii] = str_state(layout, *state);
     if ((kind != 1 && kind != 2 && kind != 4) || (ascii && kind != 1)) return std::nullopt;
 
     uint64_t data;

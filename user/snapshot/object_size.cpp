@@ -18,11 +18,10 @@ constexpr uint64_t kMaxObjectBytes = 1ull << 40;
 uint64_t str_size(const ReadContext& ctx, uint64_t obj) {
     const auto& L = ctx.layout;
     const uint64_t len = ctx.mem.read_as<uint64_t>(obj + L.unicode_length).value_or(0);
-    const uint32_t state = ctx.mem.read_as<uint32_t>(obj + L.unicode_state).value_or(0);
-    const uint64_t kind = (state >> 2) & 7;
+    const auto state = python::str_state(L, ctx.mem.read_as<uint32_t>(obj + L.unicode_state).value_or(0));
     if (len > kMaxObjectBytes) return L.unicode_ascii_data;
-    if (state & 0x40) return L.unicode_ascii_data + len + 1;  // compact ASCII
-    if (state & 0x20) return L.unicode_compact_data + (len + 1) * kind;  // compact
+    if (state.ascii) return L.unicode_ascii_data + len + 1;  // compact ASCII
+    if (state.compact) return L.unicode_compact_data + (len + 1) * state.kind;  // compact
     return L.unicode_compact_data + 8;  // legacy: the data is a separate block
 }
 
