@@ -368,6 +368,8 @@ static __always_inline __u64 object_size(__u64 op, __u64 *type_out)
 			n = -n;
 		if (n > (1ll << 32))
 			n = 1ll << 32;
+		if (!types.malloc_above && sizes.itemsize * (__u64)n > LS_BIRTH_ITEMS_MAX)
+			n = 0;
 	}
 	*type_out = type;
 	return sizes.basicsize + sizes.itemsize * (__u64)n + sizes.gc_header;
@@ -393,7 +395,7 @@ int ls_object_new(struct pt_regs *ctx)
 		count_error(LS_ERR_READ_FAILED);
 		return 0;
 	}
-	if (size > LS_PYMALLOC_MAX) /* malloc'd: the native family counts these bytes */
+	if (types.malloc_above && size > types.malloc_above) /* the native family counts these bytes */
 		return 0;
 	if (take_sample(cpu, LS_FAMILY_OBJECT, size))
 		record_sample(&live_objects, LS_FAMILY_OBJECT, op, size, type, -1);

@@ -72,13 +72,18 @@ struct ls_stack {
 
 /* Allocation families: memory is only ever paired within one family. */
 enum ls_family {
-	LS_FAMILY_OBJECT = 0, /* Python objects (<= 512 bytes), born at _Py_NewReference */
+	LS_FAMILY_OBJECT = 0, /* Python objects (GIL builds: <= 512 bytes), born at _Py_NewReference */
 	LS_FAMILY_NATIVE = 1, /* libc malloc family blocks (large objects, C extensions) */
 	LS_FAMILY_COUNT,
 };
 
-/* Objects larger than this come from malloc and are counted by the native family. */
+/* In GIL builds objects larger than this come from malloc and are counted by
+ * the native family; free-threaded builds take every object from mimalloc. */
 #define LS_PYMALLOC_MAX 512
+/* ob_size is set after an object's birth: the probe reads a stale one. Where
+ * no allocator bound applies (malloc_above 0), items past this are taken for
+ * garbage and the object sized without them; user space sizes it again. */
+#define LS_BIRTH_ITEMS_MAX (1u << 20)
 
 /* x86-64 struct pt_regs, as an index of 8-byte words: which register holds an
  * argument at a probe site. Passed to the program as the BPF cookie. */
@@ -96,6 +101,7 @@ struct ls_type_offsets {
 	__u32 itemsize;      /* tp_itemsize */
 	__u32 flags;         /* tp_flags */
 	__u32 gc_header;     /* bytes in front of a GC object (PyGC_Head, managed pre-header) */
+	__u32 malloc_above;  /* objects larger than this are the native family's; 0: none are */
 };
 #define LS_TPFLAGS_HAVE_GC (1ul << 14)
 

@@ -1,19 +1,24 @@
 #!/usr/bin/python3
-"""Free-threaded CPython (3.13t, 3.14t): dump reads 3.14t's threads; what reads
-objects refuses them before anything is attached.
+"""Free-threaded CPython (3.13t, 3.14t): dump and trace read 3.14t; the heap
+snapshot refuses it before anything is attached.
 
-On 3.14t, test_dump.py (the parked-threads target, compared frame for frame
+On 3.14t: test_dump.py (the parked-threads target, compared frame for frame
 with sys._current_frames(), also in its own namespaces) must pass as on any
-other build. trace, snapshot and run must each exit with the
-unsupported-version status and one line that says free-threaded builds are not
-supported yet, leaving no probe behind and the target running (run kills the
-command it started); 3.13t, whose layout is unverified, is refused by dump too.
+other build; test_trace_zoo.py's unbounded cache must be ranked first and its
+pure churn stay clean; with four threads allocating at once
+(tests/targets/thread_sizes.py), each thread's kept tuples must be charged to
+its own stack: every KEEP site's mean object size is its own thread's tuple
+size (within 5%), not another's. snapshot must exit with the
+unsupported-version status and one line, leaving no probe behind and the
+target running; 3.13t, whose layout is unverified, is refused by dump, trace,
+snapshot and run.
 The interpreters are found in pyenv (X.Y.Zt) or under the LEAKSCOPE_PYTHONS
 prefixes (PREFIX/bin/pythonX.Yt); without any, the script is skipped and says
 where it looked.
 """
 
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -23,9 +28,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(120)\n"
-REFUSAL = "leakscope: free-threaded CPython builds are not supported yet: "
+REFUSAL = "leakscope: the heap snapshot does not support free-threaded CPython yet: "
 REFUSAL_313 = "leakscope: free-threaded CPython 3.13."
-DUMP_TEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test_dump.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+DUMP_TEST = os.path.join(HERE, "test_dump.py")
+ZOO_TEST = os.path.join(HERE, "test_trace_zoo.py")
+THREAD_SIZES = os.path.join(HERE, "..", "targets", "thread_sizes.py")
+KEEP = re.compile(r"# KEEP (\d+)$")
+# Births trap at ~6 us on some machines: give the zoo's scenarios twice the
+# usual 15 s, as a slow interpreter needs more readings to settle a verdict.
+ZOO_SECONDS = "30"
 BOUND = ["--duration", "5"]  # in case the refusal does not fire, do not trace forever
 
 
@@ -52,15 +64,55 @@ class FreeThreadedTest(unittest.TestCase):
         harness.assert_no_probes_left(self, [os.path.realpath(python)] +
                                       [p for _, p in harness.shared_libpython(python)], {run.pid})
 
-    def test_dump_314t(self):
+    def python_314t(self):
         pythons, looked = free_threaded_pythons()
-        if not any(name == "3.14t" for name, _ in pythons):
-            self.skipTest("no CPython 3.14t installed (looked in %s)" % "; ".join(looked))
-        # test_dump.py finds the same interpreter the same way (pyenv, LEAKSCOPE_PYTHONS).
-        run = subprocess.run([sys.executable, DUMP_TEST, "--leakscope", harness.CONFIG.leakscope,
-                              "--python", "py3.14t"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             universal_newlines=True, timeout=600)
-        self.assertEqual(run.returncode, 0, "test_dump.py on 3.14t:\n%s" % run.stdout)
+        for name, path in pythons:
+            if name == "3.14t":
+                return path
+        self.skipTest("no CPython 3.14t installed (looked in %s)" % "; ".join(looked))
+
+    def run_script(self, script, *args, env=None):
+        # The scripts find the same interpreter the same way (pyenv, LEAKSCOPE_PYTHONS).
+        run = subprocess.run([sys.executable, script, "--leakscope", harness.CONFIG.leakscope,
+                              "--python", "py3.14t"] + list(args), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, universal_newlines=True, timeout=900,
+                             env=dict(os.environ, **(env or {})))
+        self.assertEqual(run.returncode, 0, "%s on 3.14t:\n%s" % (os.path.basename(script), run.stdout))
+
+    def test_dump_314t(self):
+        self.python_314t()
+        self.run_script(DUMP_TEST)
+
+    def test_trace_zoo_314t(self):
+        self.python_314t()
+        self.run_script(ZOO_TEST, "-k", "test_zoo_leak_module_cache", "-k", "test_zoo_churn_only",
+                        env={"LEAKSCOPE_ZOO_TEST_SECONDS": ZOO_SECONDS})
+
+    def test_threads_attributed_314t(self):
+        python = self.python_314t()
+        with open(THREAD_SIZES) as f:
+            keep_lines = {int(m.group(1)): n for n, m in enumerate((KEEP.search(line) for line in f), 1) if m}
+        report, run = harness.run_leakscope_json(
+            self, ["run", "--max-overhead", "off", "--interval", "2", "--sample-bytes", "4096", "--",
+                   python, THREAD_SIZES], timeout=120)
+        sizes_line = [line for line in run.stdout.splitlines() if line.startswith("sizes ")]
+        self.assertTrue(sizes_line, "the target printed no sizes:\n%s" % run.stdout)
+        sizes = [int(n) for n in sizes_line[0].split()[1:]]
+        means = {}
+        for site in report["top_sites"]:
+            for frame in site["frames"]:
+                if frame.get("native") or os.path.basename(frame["file"]) != "thread_sizes.py":
+                    continue
+                thread = [k for k, line in keep_lines.items() if line == frame["line"]]
+                if thread and site["live_objects"]:
+                    means[thread[0]] = site["live_bytes"] / site["live_objects"]
+                break
+        self.assertEqual(sorted(means), sorted(keep_lines), "KEEP sites found: %s" % means)
+        for k, mean in means.items():
+            nearest = min(range(len(sizes)), key=lambda j: abs(sizes[j] - mean))
+            self.assertEqual(nearest, k, "thread %d's site has objects of %.0f bytes on average, nearest to "
+                                         "thread %d's %d (its own: %d)" % (k, mean, nearest, sizes[nearest], sizes[k]))
+            self.assertLess(abs(mean - sizes[k]) / sizes[k], 0.05, "thread %d: %.0f vs %d" % (k, mean, sizes[k]))
 
     def test_refused(self):
         pythons, looked = free_threaded_pythons()
@@ -68,17 +120,18 @@ class FreeThreadedTest(unittest.TestCase):
             self.skipTest("no free-threaded CPython installed (looked in %s)" % "; ".join(looked))
         for name, python in pythons:
             with harness.Target([python, "-c", SLEEPER], ready_line="ready", timeout=60) as target:
-                commands = [["trace", "-p", target.pid] + BOUND, ["snapshot", "-p", target.pid]]
+                commands = [["snapshot", "-p", target.pid]]
                 if name == "3.13t":
-                    commands.append(["dump", "-p", target.pid])
+                    commands += [["dump", "-p", target.pid], ["trace", "-p", target.pid] + BOUND]
                 for args in commands:
                     with self.subTest(python=name, command=" ".join(map(str, args[:1] + args[3:]))):
-                        refusal = REFUSAL_313 if args[0] == "dump" else REFUSAL
+                        refusal = REFUSAL_313 if name == "3.13t" else REFUSAL
                         self.assert_refused(python, args, "%s of %s" % (args[0], name), refusal)
                 self.assertTrue(target.alive(), "%s: the target did not survive" % name)
-            with self.subTest(python=name, command="run"):
-                self.assert_refused(python, ["run"] + BOUND + ["--", python, "-c", "pass"],
-                                    "run of %s" % name)
+            if name == "3.13t":
+                with self.subTest(python=name, command="run"):
+                    self.assert_refused(python, ["run"] + BOUND + ["--", python, "-c", "pass"],
+                                        "run of %s" % name, REFUSAL_313)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
-ZOO_SECONDS = 15
+# LEAKSCOPE_ZOO_TEST_SECONDS: longer runs for slow interpreters (test_free_threaded).
+ZOO_SECONDS = int(os.environ.get("LEAKSCOPE_ZOO_TEST_SECONDS", "15"))
 RUN_TIMEOUT = ZOO_SECONDS + 75  # start-up, attach, symbolization, final report
 INTERVAL = 2
 # Four times denser than the default: a 15 s run has fewer readings than a

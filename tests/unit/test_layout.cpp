@@ -448,6 +448,49 @@ TEST_CASE("_Py_DebugOffsets 3.14 (synthesized from the reference)", "[layout][de
     }
 }
 
+TEST_CASE("live_object_type: reference counts of GIL and free-threaded headers", "[layout]") {
+    PyLayout ft;
+    ft.free_threaded = true;
+    ft.object_ref_local = 12, ft.object_ref_shared = 16, ft.object_type = 24;
+    const PyLayout gil;
+    constexpr uint64_t kType = 0x7f0000001000, kAddr = 0x10000;
+    struct Case {
+        const char* what;
+        bool free_threaded;
+        uint64_t word0;  // ob_refcnt, or ob_tid
+        uint32_t local;
+        int64_t shared;
+        bool alive;
+    };
+    const Case cases[] = {
+        {"GIL: counted", false, 3, 0, 0, true},
+        {"GIL: count zero (freed, freelisted)", false, 0, 0, 0, false},
+        {"GIL: a free-list pointer over the count", false, 0x7f12345678a0, 0, 0, false},
+        {"GIL: immortal", false, 0xffffffff, 0, 0, true},
+        {"free-threaded: owner's count", true, 0x7f00aa, 1, 0, true},
+        {"free-threaded: shared count only (merged, ob_tid 0)", true, 0, 0, 2 << 2 | 3, true},
+        {"free-threaded: other threads let go of the owner's reference", true, 0x7f00aa, 1, -(1 << 2), false},
+        {"free-threaded: freed (mimalloc's link over ob_tid, counts zero)", true, 0x7f0000020000, 0, 0, false},
+        {"free-threaded: immortal", true, 0x7f00aa, 0xffffffff, 0, true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        std::vector<uint8_t> obj(32, 0);
+        std::memcpy(obj.data(), &c.word0, 8);
+        if (c.free_threaded) {
+            std::memcpy(obj.data() + 12, &c.local, 4);
+            std::memcpy(obj.data() + 16, &c.shared, 8);
+        }
+        std::memcpy(obj.data() + (c.free_threaded ? 24 : 8), &kType, 8);
+        leakscope::proc::SnapshotMemory mem;
+        mem.add(kAddr, obj);
+        const auto type = live_object_type(mem, c.free_threaded ? ft : gil, kAddr);
+        CHECK(type.has_value() == c.alive);
+        if (c.alive) CHECK(*type == kType);
+    }
+    CHECK_FALSE(live_object_type(leakscope::proc::SnapshotMemory{}, gil, kAddr));
+}
+
 TEST_CASE("str state words of GIL and free-threaded builds", "[layout]") {
     PyLayout gil, ft;
     ft.free_threaded = true;
@@ -501,10 +544,14 @@ TEST_CASE("_Py_DebugOffsets that must be rejected", "[layout][debug_offsets]") {
         CHECK((l.bpf_offsets().frame_tlbc_index == 72 && l.bpf_offsets().code_tlbc == 224));
         CHECK((l.code_size == 240 && l.code_firsttraceable == 208));
         CHECK((l.object_type == 24 && l.type_basicsize == 48 && l.type_itemsize == 56));
-        CHECK((l.gc_header == 0 && l.gc_generations == -1 && l.interp_obmalloc == -1));
+        CHECK((l.gc_header == 0 && l.interp_obmalloc == -1));
+        CHECK((l.gc_kind == GcKind::WholeHeap && l.gc_generations == 24 && l.gc_generation_count == 3));
+        CHECK((l.object_ref_local == 12 && l.object_ref_shared == 16));
+        CHECK(l.bpf_type_offsets().malloc_above == 0);
         CHECK(l.source.find("free-threaded") != std::string::npos);
         const PyLayout gil = layout_from_debug_offsets(snapshot(image(0x030e07f0, fields_3145())), kRuntimeAddr);
         CHECK((!gil.free_threaded && gil.frame_tlbc_index == -1 && gil.bpf_offsets().frame_tlbc_index == -1));
+        CHECK((gil.bpf_type_offsets().malloc_above == LS_PYMALLOC_MAX && gil.gc_kind == GcKind::Generational));
 
         auto t313 = read_file(fs::path(LEAKSCOPE_TEST_DATA) / "debug_offsets_3.13.0.bin");
         t313[16] = 1;

@@ -22,7 +22,7 @@ namespace {
 int dump(const Config& c) {
     preflight::check_process(c.pid);
     preflight::check_can_read(c.pid);
-    auto target = python::open_target(c.pid, {c.debug_dir, /*free_threaded_ok=*/true});
+    auto target = python::open_target(c.pid, {c.debug_dir});
     auto dumped = python::dump_threads(target);
     if (c.json_stdout)
         std::cout << python::dump_json(target, dumped).dump(2) << "\n";

@@ -221,9 +221,10 @@ const Supplement kSupplements[] = {
         .gen_frame_state = 67,
         .interp_obmalloc = 10904,
     },
-    // 3.14t (free-threaded): the frame and code object as dump reads them, from
-    // a 3.14.7t build's headers (scripts/gen-layout-check.sh). It has no
-    // PyGC_Head lists and no pymalloc: the collector and heap fields are unknown.
+    // 3.14t (free-threaded): from a 3.14.7t build's headers
+    // (scripts/gen-layout-check.sh). Its gc state keeps young and old[2]
+    // where the GIL build keeps generations[3], but every collection scans the
+    // whole heap; no pymalloc, and no generator frame checked yet.
     {
         .minor = 14,
         .micro_from = 0,
@@ -234,13 +235,13 @@ const Supplement kSupplements[] = {
         .owner_generator = 1,
         .owner_skip_from = 3,
         .frame_code_mask = ~1ull,  // Py_TAG_BITS of the free-threaded _PyStackRef
-        .gc_kind = GcKind::Generational,
+        .gc_kind = GcKind::WholeHeap,
         .gc_enabled = 12,
-        .gc_generations = -1,
-        .gc_generation_count = 0,
+        .gc_generations = 24,
+        .gc_generation_count = 3,
         .gc_stats = 120,
-        .gc_long_lived_total = -1,
-        .gc_long_lived_pending = -1,
+        .gc_long_lived_total = 240,
+        .gc_long_lived_pending = 248,
         .gc_permanent = -1,
         .gen_iframe = -1,
         .gen_frame_state = -1,
@@ -421,7 +422,7 @@ PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
     const Supplement* s = supplement_for(v, d.free_threaded);
     if (!s && d.free_threaded)
         throw Error(Errc::UnsupportedVersion, "free-threaded CPython " + v.str() +
-                                                  " is not supported yet: its frames are verified on 3.14t only");
+                                                  " is not supported yet: its frames and objects are verified on 3.14t only");
     if (!s)
         throw Error(Errc::UnsupportedVersion, "no layout supplement for CPython " + v.str() +
                                                   " (supported: " + supported_versions() + ")");
@@ -481,6 +482,9 @@ PyLayout layout_from_debug_offsets(const DebugOffsets& d) {
         l.free_threaded = true;
         l.frame_tlbc_index = off(d, "interpreter_frame.tlbc_index");
         l.code_tlbc = off(d, "code_object.co_tlbc");
+        // Not in _Py_DebugOffsets: PyObject of Include/object.h under Py_GIL_DISABLED.
+        l.object_ref_local = 12;
+        l.object_ref_shared = 16;
     }
 
     l.object_type = off(d, "pyobject.ob_type");

@@ -115,10 +115,10 @@ bool free_threaded_name(const std::string& path) {
 }
 
 std::string free_threaded_refusal(const std::string& who, const PyVersion& v, const std::string& how) {
-    return "free-threaded CPython builds are not supported yet: " + who + " runs CPython " + v.str() +
+    return "the heap snapshot does not support free-threaded CPython yet: " + who + " runs CPython " + v.str() +
            " without the GIL (" + how +
-           "); leakscope dumps its threads but cannot yet read its objects (no PyGC_Head, split "
-           "reference counts), its mimalloc heaps or its collector; trace a GIL build of CPython instead";
+           "); it walks pymalloc's arenas and the collector's PyGC_Head lists, which this build replaces "
+           "with mimalloc heaps; dump and trace read it, or snapshot a GIL build of CPython";
 }
 
 namespace {

@@ -25,9 +25,9 @@ struct DiscoveryOptions {
     // Where separate debug files are looked up (see elf::find_debug_file);
     // empty: use only the symbols of the binary itself.
     std::string debug_root = "/usr/lib/debug";
-    // dump reads the threads of free-threaded builds; what reads their
-    // objects refuses them.
-    bool free_threaded_ok = false;
+    // dump and trace read free-threaded builds; the heap snapshot, which
+    // walks pymalloc and the collector's lists, refuses them.
+    bool free_threaded_ok = true;
 };
 
 struct Interpreter {
@@ -55,9 +55,8 @@ Interpreter discover(pid_t pid, const DiscoveryOptions& options = {});
 // (libpython3.14t.so.1.0, python3.13t, python3.14td).
 bool free_threaded_name(const std::string& path);
 
-// The one line free-threaded builds are refused with, where objects are read:
-// what they are, how that was told (`how`), and what leakscope cannot read in
-// them yet.
+// The one line free-threaded builds are refused with by the heap snapshot:
+// what they are, how that was told (`how`), and what it cannot read in them yet.
 std::string free_threaded_refusal(const std::string& who, const PyVersion& v, const std::string& how);
 
 // load bias of elf given the mappings of that one file: for the first PT_LOAD

@@ -5,6 +5,7 @@
 // layouts do not change within a minor version, so one table serves all micros.
 #include "python/layout.h"
 
+#include <cstring>
 #include <limits>
 
 namespace leakscope::python {
@@ -280,6 +281,27 @@ uint64_t frame_local_object(const PyLayout& l, uint64_t slot) {
     return slot & ~kRefTag;
 }
 
+std::optional<uint64_t> live_object_type(const proc::MemoryReader& mem, const PyLayout& l, uint64_t addr) {
+    // Counts above this are not counts: a free-list pointer or garbage (3.12+
+    // immortal objects use 0xFFFFFFFF, well below it).
+    constexpr int64_t kMaxRefcount = 1ll << 40;
+    uint8_t head[64];  // one read: the header up to and including ob_type
+    const size_t n = size_t(l.object_type) + 8;
+    if (l.object_type < 0 || n > sizeof head || !mem.read(addr, head, n)) return std::nullopt;
+    auto field = [&]<typename T>(T, int64_t at) {
+        T v;
+        std::memcpy(&v, head + at, sizeof v);
+        return v;
+    };
+    int64_t count;
+    if (l.object_ref_shared >= 0)  // _Py_REF_SHARED_SHIFT: the shared count's low 2 bits are flags
+        count = int64_t(field(uint32_t{}, l.object_ref_local)) + (field(int64_t{}, l.object_ref_shared) >> 2);
+    else
+        count = int64_t(std::min<uint64_t>(field(uint64_t{}, l.object_refcnt), kMaxRefcount));
+    if (count <= 0 || count >= kMaxRefcount) return std::nullopt;
+    return field(uint64_t{}, l.object_type);
+}
+
 StrState str_state(const PyLayout& l, uint32_t state) {
     const unsigned bits = state >> (l.free_threaded ? 8 : 2);
     return {bits & 7, (bits & 8) != 0, (bits & 16) != 0};
@@ -330,6 +352,7 @@ ls_type_offsets PyLayout::bpf_type_offsets() const {
     t.itemsize = u32_or_absent(type_itemsize);
     t.flags = u32_or_absent(type_flags);
     t.gc_header = u32_or_absent(gc_header);
+    t.malloc_above = free_threaded ? 0 : LS_PYMALLOC_MAX;
     return t;
 }
 

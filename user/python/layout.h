@@ -15,6 +15,8 @@ extern "C" {
 #include "leakscope.h"
 }
 
+#include "proc/memory.h"
+
 namespace leakscope::python {
 
 struct PyVersion {
@@ -34,6 +36,7 @@ enum class LineTableFormat {
 enum class GcKind {
     Generational,  // 3.8-3.13, 3.14.5+: generations[3]
     Incremental,   // 3.14.0-3.14.4: young, old[2]
+    WholeHeap,     // free-threaded: young, old[2] kept, but every collection is of the whole heap
 };
 
 // Which PyDictKeysObject layout dicts have.
@@ -65,9 +68,9 @@ struct RefField {
 // in this version.
 struct PyLayout {
     PyVersion version;
-    // No GIL (3.14t): the frames are read as in the GIL build; objects, their
-    // allocator and collector are not (heap fields keep GIL-build values that
-    // do not apply, so only dump takes such a layout).
+    // No GIL (3.14t): frames are read as in the GIL build, objects by their
+    // split reference counts; there is no pymalloc and no PyGC_Head (the heap
+    // snapshot's fields are unknown, so snapshot refuses such a layout).
     bool free_threaded = false;
 
     // _PyRuntimeState
@@ -125,6 +128,9 @@ struct PyLayout {
     LineTableFormat linetable_format = LineTableFormat::Lnotab38;
 
     // Objects
+    int64_t object_refcnt = 0;         // ob_refcnt (GIL builds)
+    int64_t object_ref_local = -1;     // free-threaded: ob_ref_local (u32), owner thread's count
+    int64_t object_ref_shared = -1;    // free-threaded: ob_ref_shared, other threads' count << 2
     int64_t object_type = 8;           // ob_type
     int64_t varobject_size = 16;       // ob_size
     int64_t type_name = 24;            // tp_name (const char*)
@@ -228,6 +234,12 @@ struct PyLayout {
 // a reference the frame does not own (the NULL ref is 1: no object), and low
 // bits 0b11 mark an int held in the ref itself, not an object.
 uint64_t frame_local_object(const PyLayout& l, uint64_t slot);
+
+// The type of the object at addr while it is alive; nullopt when its
+// reference count is zero or not a count (an allocator's free-list link over
+// it) or it cannot be read. Free-threaded builds: the owner's and the shared
+// counts added; ob_tid is not read, the collector borrows it as a link.
+std::optional<uint64_t> live_object_type(const proc::MemoryReader& mem, const PyLayout& l, uint64_t addr);
 
 // A str's state word: in GIL builds `interned` takes bits 0-1 and kind
 // follows at bit 2; free-threaded builds give `interned` a byte of its own.

@@ -155,7 +155,13 @@ public:
         if ((enabled != 0 && enabled != 1) || (collecting != 0 && collecting != 1))
             fail("gc state at " + hex(gc) + " has enabled " + std::to_string(enabled) +
                  ", collecting " + std::to_string(collecting));
-        if (l_.gc_generations < 0) return;  // free-threaded: no generation lists
+        if (l_.gc_generations < 0) return;
+        if (l_.gc_kind == GcKind::WholeHeap) {  // no generation lists: the young threshold is a count
+            const auto threshold = value<int32_t>(gc + l_.gc_generations + l_.gc_generation_threshold,
+                                                  "gc young threshold");
+            if (threshold < 0) fail("gc young threshold is " + std::to_string(threshold));
+            return;
+        }
         // A generation's list head is circular: never NULL, even when empty.
         const uint64_t next = ptr(gc + l_.gc_generations, "gc generation head");
         if (!plausible_ptr(next)) fail("gc generation 0 list head is " + hex(next));

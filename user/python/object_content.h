@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A fingerprint of an immutable object's contents (str and bytes, subclasses
-// included): a later object at the same address almost never has the same
-// one, so a sampled object whose birth probes were detached when it died, and
-// whose memory now holds another object of its type, is still told apart.
+// What the tracer reads of a sampled object once it exists.
+// - A fingerprint of an immutable object's contents (str and bytes, subclasses
+//   included): a later object at the same address almost never has the same
+//   one, so a sampled object whose birth probes were detached when it died, and
+//   whose memory now holds another object of its type, is still told apart.
+// - Its size: a variable-size object's ob_size is set after its birth, where
+//   the probe reads a stale one.
 #pragma once
 
 #include <cstdint>
@@ -21,12 +24,20 @@ public:
     // nullopt: the type's objects may change (or addr is not readable as one).
     std::optional<uint64_t> fingerprint(uint64_t addr, uint64_t type);
 
+    // Bytes of the live object of that type at addr, as the probe sizes one
+    // (basic size, items, GC header); nullopt when it is not there, cannot be
+    // read or claims an impossible size.
+    std::optional<uint64_t> size(uint64_t addr, uint64_t type);
+
 private:
-    uint64_t type_flags(uint64_t type);
+    struct TypeInfo {
+        uint64_t flags = 0, basicsize = 0, itemsize = 0;
+    };
+    const TypeInfo& type_info(uint64_t type);
 
     const proc::MemoryReader& mem_;
     const PyLayout& layout_;
-    std::unordered_map<uint64_t, uint64_t> flags_;  // per type
+    std::unordered_map<uint64_t, TypeInfo> types_;
 };
 
 }  // namespace leakscope::python

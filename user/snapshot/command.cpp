@@ -16,7 +16,7 @@ int run(const cli::Config& c) {
     preflight::check_writable(c.output_paths());
     preflight::check_process(c.pid);
     preflight::check_can_read(c.pid);
-    auto target = python::open_target(c.pid, {c.debug_dir});
+    auto target = python::open_target(c.pid, {c.debug_dir, /*free_threaded_ok=*/false});
     const SnapshotOptions options{c.top, c.freeze};
     Snapshot snap = take_snapshot(target, options);
     std::optional<Growth> grown;

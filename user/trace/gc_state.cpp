@@ -14,6 +14,7 @@ std::optional<GcState> read_gc_state(const proc::MemoryReader& mem, const python
     auto enabled = mem.read_as<int32_t>(gc + L.gc_enabled);
     if (!enabled) return std::nullopt;
     s.enabled = *enabled != 0;
+    s.every_collection_full = L.gc_kind == python::GcKind::WholeHeap;
     for (int i = 0; i < L.gc_generation_count; ++i) {
         GcGenerationState g;
         uint64_t stats[3];

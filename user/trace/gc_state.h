@@ -21,7 +21,11 @@ struct GcState {
     bool enabled = true;
     std::vector<GcGenerationState> generations;
     uint64_t old_generation_objects = 0;  // long_lived_total where the build keeps it
-    uint64_t full_collections() const { return generations.empty() ? 0 : generations.back().collections; }
+    bool every_collection_full = false;   // free-threaded: each collection is of the whole heap
+    uint64_t full_collections() const {
+        if (every_collection_full) return collections();
+        return generations.empty() ? 0 : generations.back().collections;
+    }
     uint64_t collections() const {
         uint64_t n = 0;
         for (const auto& g : generations) n += g.collections;

@@ -10,10 +10,6 @@
 namespace leakscope::trace {
 namespace {
 
-// Reference counts above this are not counts: a free-list pointer or garbage.
-// (3.12+ immortal objects use 0xFFFFFFFF, well below it.)
-constexpr uint64_t kMaxRefcount = 1ull << 40;
-
 // A window shorter than this is too short to scale by.
 constexpr double kMinWindowS = 1e-3;
 
@@ -37,8 +33,10 @@ analysis::SiteId hash_stack(const Stack& frames, uint32_t flags) {
 
 }  // namespace
 
-HeapTracker::HeapTracker(uint64_t start_ns, StackResolver resolve, ContentReader content)
-    : start_ns_(start_ns), resolve_(std::move(resolve)), content_(std::move(content)) {}
+HeapTracker::HeapTracker(uint64_t start_ns, StackResolver resolve, ContentReader content, SizeReader size,
+                         python::PyLayout layout)
+    : start_ns_(start_ns), resolve_(std::move(resolve)), content_(std::move(content)), size_(std::move(size)),
+      layout_(std::move(layout)) {}
 
 analysis::SiteId HeapTracker::site_of(uint64_t stack_id, int32_t native_stack_id) {
     const StackKey key{stack_id, native_stack_id};
@@ -67,6 +65,7 @@ void HeapTracker::add(const ls_sample& s) {
     const double born_s = double(s.ts_ns - std::min<uint64_t>(s.ts_ns, start_ns_)) / 1e9;
     Sample sample{family, s.seq, s.type, s.size, p > 0 ? 1.0 / p : 1.0, born_s,
                   site_of(s.stack_id, s.native_stack_id), window_at(born_s), std::nullopt};
+    sample.sized = !(family == LS_FAMILY_OBJECT && size_);
     auto& totals = totals_[sample.site];
     changed_.insert(sample.site);
     tally(sample, totals.open_alloc, totals.alloc);
@@ -78,6 +77,22 @@ void HeapTracker::add(const ls_sample& s) {
     if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0)
         sample.content = content_(s.addr, s.type);
     live_[key] = sample;
+}
+
+// Drawn with the size read at birth (so weighted by it), counted with the size
+// it has: unbiased either way. Its allocation is counted again at that size.
+void HeapTracker::resize(Sample& s, uint64_t size) {
+    const uint32_t bytes = uint32_t(std::min<uint64_t>(size, UINT32_MAX));
+    const double delta = double(bytes) - double(s.size);
+    const Window& w = windows_[s.window];
+    auto& totals = totals_[s.site];
+    if (w.close_s < 0)
+        totals.open_alloc.bytes += s.weight * delta;
+    else
+        totals.alloc.bytes += s.weight * w.multiplier * delta;
+    s.size = bytes;
+    s.sized = true;
+    changed_.insert(s.site);
 }
 
 void HeapTracker::retire(const Sample& s) {
@@ -109,7 +124,7 @@ void HeapTracker::seal_window(const proc::MemoryReader& mem) {
             s.content = content_(key.addr, s.type);
             continue;
         }
-        const auto type = object_type(mem, key.addr);
+        const auto type = python::live_object_type(mem, layout_, key.addr);
         if (type && (s.content = content_(key.addr, *type))) s.type = *type;
     }
 }
@@ -141,19 +156,12 @@ double HeapTracker::multiplier(size_t k, double now_s) const {
     return span_multiplier(now_s - span_start, now_s - w.open_s);
 }
 
-// The type of the live object at addr: nullopt when its reference count is
-// zero or not a count.
-std::optional<uint64_t> HeapTracker::object_type(const proc::MemoryReader& mem, uint64_t addr) {
-    uint64_t head[2];
-    if (!mem.read(addr, head, sizeof head) || head[0] == 0 || head[0] >= kMaxRefcount) return std::nullopt;
-    return head[1];
-}
-
 // Whether the memory still holds the sampled object (native blocks: always,
 // unless a sealed one held an object).
 bool HeapTracker::still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const {
     if (key.family != LS_FAMILY_OBJECT && !s.content) return true;
-    return object_type(mem, key.addr) == s.type && (!s.content || content_(key.addr, s.type) == s.content);
+    return python::live_object_type(mem, layout_, key.addr) == s.type &&
+           (!s.content || content_(key.addr, s.type) == s.content);
 }
 
 void HeapTracker::sweep(LiveMaps& tracer, const proc::MemoryReader& mem, double now_s, uint64_t full_collections) {
@@ -167,6 +175,8 @@ void HeapTracker::sweep(LiveMaps& tracer, const proc::MemoryReader& mem, double 
         const auto& [key, s] = *it;
         auto seq = tracer.live_seq(key.family, key.addr);
         if (seq && *seq == s.seq && still_there(mem, key, s)) {
+            if (!s.sized)
+                if (auto size = size_(key.addr, s.type)) resize(it->second, *size);
             ++it;
             continue;
         }

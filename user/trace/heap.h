@@ -25,6 +25,7 @@
 #include "analysis/leak_analyzer.h"
 #include "core/frame.h"
 #include "proc/memory.h"
+#include "python/layout.h"
 
 extern "C" {
 #include "leakscope.h"
@@ -57,8 +58,15 @@ public:
     // A fingerprint of an object's contents if they cannot change
     // (python::ObjectContent); nullopt otherwise.
     using ContentReader = std::function<std::optional<uint64_t>(uint64_t addr, uint64_t type)>;
+    // An object's size once it exists (python::ObjectContent::size), read at
+    // the first sweep after its birth (by then its constructor has run);
+    // nullopt when it cannot be read. Without one, the size read at birth is kept.
+    using SizeReader = std::function<std::optional<uint64_t>(uint64_t addr, uint64_t type)>;
 
-    HeapTracker(uint64_t start_ns, StackResolver resolve, ContentReader content = {});
+    // layout: where objects keep their reference counts and type (the
+    // default is a GIL build's header).
+    HeapTracker(uint64_t start_ns, StackResolver resolve, ContentReader content = {}, SizeReader size = {},
+                python::PyLayout layout = {});
 
     void add(const ls_sample& sample);
 
@@ -99,6 +107,7 @@ private:
         analysis::SiteId site;
         size_t window;  // index into windows_
         std::optional<uint64_t> content;  // set when its window was sealed; then `type` is checked too
+        bool sized = true;  // false: its size is read again at the next sweep
     };
     struct Amount {
         double bytes = 0, objects = 0;
@@ -127,16 +136,18 @@ private:
 
     analysis::SiteId site_of(uint64_t stack_id, int32_t native_stack_id);
     analysis::SiteId caller_of(analysis::SiteId id) const;
-    static std::optional<uint64_t> object_type(const proc::MemoryReader& mem, uint64_t addr);
     bool still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const;
     size_t window_at(double t_s) const;
     double multiplier(size_t window, double now_s) const;
     void retire(const Sample& s);
+    void resize(Sample& s, uint64_t size);
     void tally(const Sample& s, Amount& open, Amount& closed) const;
 
     uint64_t start_ns_;
     StackResolver resolve_;
     ContentReader content_;
+    SizeReader size_;
+    python::PyLayout layout_;
     struct StackKey {
         uint64_t python;
         int32_t native;

@@ -103,8 +103,17 @@ public:
           start_ns_(monotonic_ns()), start_unix_s_(double(time(nullptr))),
           object_content_(*target_.mem, target_.layout),
           heap_(start_ns_, [this](uint64_t id, int32_t native_id) { return resolve(id, native_id); },
-                [this](uint64_t addr, uint64_t type) { return object_content_.fingerprint(addr, type); }),
+                [this](uint64_t addr, uint64_t type) { return object_content_.fingerprint(addr, type); },
+                sizes_after_birth(), target_.layout),
           governor_(governor_config(c)), lineage_(target_.interp.pid) {}
+
+    // Free-threaded builds size objects once they exist (ob_size is set after
+    // birth). GIL builds keep the size read at birth: an object found larger
+    // than 512 bytes there is malloc'd, and the native family counts it.
+    HeapTracker::SizeReader sizes_after_birth() {
+        if (!target_.layout.free_threaded) return {};
+        return [this](uint64_t addr, uint64_t type) { return object_content_.size(addr, type); };
+    }
 
     void attach() {
         libc_ = find_libc(target_.interp.pid);
