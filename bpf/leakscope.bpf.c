@@ -7,7 +7,8 @@
  *   only sampled births (byte-weighted) walk the Python stack. Deaths are not
  *   probed: user space checks sampled objects' memory (refcount, type) and the
  *   next birth at the same address retires a sample here.
- * - Native: libc's malloc family, paired with free.
+ * - Native: libc's malloc family, paired with free; in free-threaded builds
+ *   also PyMem's mimalloc entries (what GIL builds take from pymalloc/malloc).
  * - GC: pause times from the collector's entry/return or USDT probes.
  * - Growth: sampled page faults of the target (a perf software event, no
  *   breakpoint), counted by Python stack: where new memory is first touched.
@@ -417,37 +418,39 @@ static __always_inline void native_release(__u64 addr)
 		bpf_map_delete_elem(&live_native, &addr);
 }
 
+/* Argument k of an allocator entry: the cookie names the register holding it
+ * (LS_ALLOC_ARGS), so libc's malloc family and, in free-threaded builds,
+ * PyMem's mimalloc entries (one argument later, after their ctx) share these. */
+static __always_inline __u64 alloc_arg(struct pt_regs *ctx, int k)
+{
+	__u64 reg = (bpf_get_attach_cookie(ctx) >> (8 * k)) & 0xff;
+
+	return reg ? reg_value(ctx, reg - 1) : 0;
+}
+
 SEC("uprobe")
-int BPF_KPROBE(ls_malloc, __u64 size)
+int ls_malloc(struct pt_regs *ctx)
 {
 	if (is_target())
-		native_request(size);
+		native_request(alloc_arg(ctx, 0));
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(ls_calloc, __u64 n, __u64 size)
+int ls_calloc(struct pt_regs *ctx)
 {
 	if (is_target())
-		native_request(n * size);
+		native_request(alloc_arg(ctx, 0) * alloc_arg(ctx, 1));
 	return 0;
 }
 
 SEC("uprobe")
-int BPF_KPROBE(ls_realloc, __u64 old, __u64 size)
+int ls_realloc(struct pt_regs *ctx)
 {
 	if (!is_target())
 		return 0;
-	native_release(old);
-	native_request(size);
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(ls_aligned_alloc, __u64 align, __u64 size)
-{
-	if (is_target())
-		native_request(size);
+	native_release(alloc_arg(ctx, 0));
+	native_request(alloc_arg(ctx, 1));
 	return 0;
 }
 
@@ -478,10 +481,10 @@ int BPF_KRETPROBE(ls_malloc_return, __u64 addr)
 }
 
 SEC("uprobe")
-int BPF_KPROBE(ls_free, __u64 addr)
+int ls_free(struct pt_regs *ctx)
 {
 	if (is_target())
-		native_release(addr);
+		native_release(alloc_arg(ctx, 0));
 	return 0;
 }
 

@@ -93,6 +93,12 @@ enum ls_reg {
 	LS_REG_DX, LS_REG_SI, LS_REG_DI,
 };
 
+/* Cookie of an allocator entry probe: the registers holding its arguments
+ * (size; n, size; old, size; or the block for free), one byte each, as enum
+ * ls_reg + 1 (0: no such argument). */
+#define LS_ALLOC_ARGS(a, b) ((__u64)((a) + 1) | ((__u64)((b) + 1) << 8))
+#define LS_ALLOC_ARG(a) ((__u64)((a) + 1))
+
 /* Type object fields read at creation to size an object (same in 3.8-3.14 GIL builds). */
 struct ls_type_offsets {
 	__u32 object_type;   /* ob_type */

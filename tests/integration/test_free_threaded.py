@@ -8,7 +8,9 @@ other build; test_trace_zoo.py's unbounded cache must be ranked first and its
 pure churn stay clean; with four threads allocating at once
 (tests/targets/thread_sizes.py), each thread's kept tuples must be charged to
 its own stack: every KEEP site's mean object size is its own thread's tuple
-size (within 5%), not another's. snapshot must exit with the
+size (within 5%), not another's; a list's storage, which comes from PyMem's
+mimalloc domain there, must be found at the line that grows it. snapshot
+must exit with the
 unsupported-version status and one line, leaving no probe behind and the
 target running; 3.13t, whose layout is unverified, is refused by dump, trace,
 snapshot and run.
@@ -28,6 +30,19 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 SLEEPER = "import time\nprint('ready', flush=True)\ntime.sleep(120)\n"
+# Only a list's storage grows (PyMem, from mimalloc in free-threaded builds).
+LIST_STORAGE = """import time
+big = []
+def grow():
+    for i in range(20000):
+        big.append(None)
+t0 = time.monotonic()
+while time.monotonic() - t0 < 8:
+    grow()
+    time.sleep(0.02)
+print("storage", len(big) * 8, flush=True)
+"""
+LIST_STORAGE_LINE = 5
 REFUSAL = "leakscope: the heap snapshot does not support free-threaded CPython yet: "
 REFUSAL_313 = "leakscope: free-threaded CPython 3.13."
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -113,6 +128,20 @@ class FreeThreadedTest(unittest.TestCase):
             self.assertEqual(nearest, k, "thread %d's site has objects of %.0f bytes on average, nearest to "
                                          "thread %d's %d (its own: %d)" % (k, mean, nearest, sizes[nearest], sizes[k]))
             self.assertLess(abs(mean - sizes[k]) / sizes[k], 0.05, "thread %d: %.0f vs %d" % (k, mean, sizes[k]))
+
+    def test_list_storage_314t(self):
+        python = self.python_314t()
+        report, run = harness.run_leakscope_json(
+            self, ["run", "--max-overhead", "off", "--interval", "2", "--", python, "-c", LIST_STORAGE], timeout=120)
+        storage = [int(line.split()[1]) for line in run.stdout.splitlines() if line.startswith("storage ")]
+        self.assertTrue(storage, "the target printed no storage size:\n%s" % run.stdout)
+        at_line = [site for site in report["top_sites"]
+                   if any(f["file"] == "<string>" and f["line"] == LIST_STORAGE_LINE for f in site["frames"])]
+        self.assertTrue(at_line, "no site at the append line; top sites: %s" % [
+            [(f["file"], f["line"]) for f in site["frames"][:3]] for site in report["top_sites"]])
+        live = max(site["live_bytes"] for site in at_line)
+        self.assertGreater(live, storage[0] / 2, "the list's %d bytes of storage: %d live at its line" % (storage[0], live))
+        self.assertLess(live, storage[0] * 2, "the list's %d bytes of storage: %d live at its line" % (storage[0], live))
 
     def test_refused(self):
         pythons, looked = free_threaded_pythons()

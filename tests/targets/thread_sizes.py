@@ -1,7 +1,8 @@
 """Four threads allocate at once, each keeping tuples of its own length.
 
-Thread k keeps one tuple of 100*(k+1) Nones per step, in its own function
-keep_k (the line marked `# KEEP k`), among temporaries of every size.
+Thread k keeps one tuple of 100*(k+1) items per step, in its own function
+keep_k (the line marked `# KEEP k`), made in one allocation and stored in a
+slot made up front, among temporaries of every size elsewhere.
 Printed first: the sys.getsizeof() of each thread's tuples, as
 "sizes N0 N1 N2 N3". A sample charged to the wrong thread's stack would show
 at a KEEP line with another thread's size.
@@ -15,23 +16,26 @@ import time
 
 SECONDS = float(os.environ.get("THREAD_SIZES_SECONDS", "12"))
 THREADS = 4
-kept = [[] for _ in range(THREADS)]
+# Each thread's tuples go to slots made up front: a growing list's storage
+# would be memory of the KEEP line too, of other sizes.
+SLOTS = 1 << 18
+kept = [[None] * SLOTS for _ in range(THREADS)]
 
 
-def keep_0(mine):
-    mine.append(tuple([None] * 100))  # KEEP 0
+def keep_0(mine, i):
+    mine[i] = (i,) * 100  # KEEP 0
 
 
-def keep_1(mine):
-    mine.append(tuple([None] * 200))  # KEEP 1
+def keep_1(mine, i):
+    mine[i] = (i,) * 200  # KEEP 1
 
 
-def keep_2(mine):
-    mine.append(tuple([None] * 300))  # KEEP 2
+def keep_2(mine, i):
+    mine[i] = (i,) * 300  # KEEP 2
 
 
-def keep_3(mine):
-    mine.append(tuple([None] * 400))  # KEEP 3
+def keep_3(mine, i):
+    mine[i] = (i,) * 400  # KEEP 3
 
 
 def worker(k, deadline):
@@ -39,7 +43,7 @@ def worker(k, deadline):
     mine = kept[k]
     step = 0
     while time.monotonic() < deadline:
-        keep(mine)
+        keep(mine, step % SLOTS)
         churn = [tuple(range(n % 20)) for n in range(step % 7, step % 7 + 8)]
         del churn
         step += 1

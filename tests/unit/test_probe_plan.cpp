@@ -4,11 +4,16 @@
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "elf/elf_file.h"
 #include "trace/probe_plan.h"
+
+extern "C" {
+#include "leakscope.h"
+}
 
 using namespace leakscope;
 using namespace leakscope::trace;
@@ -52,11 +57,10 @@ TEST_CASE("probe plans of installed builds", "[probe_plan]") {
         ProbePlan plan = plan_probes({&python, c.python}, {&libc, kLibc});
         auto n = count_kinds(plan);
         CHECK(n[ProbeKind::ObjectNew] >= c.min_object_new);
-        // malloc, valloc, pvalloc; calloc; realloc; memalign = aligned_alloc (one alias); free
-        CHECK(n[ProbeKind::Malloc] == 3);
+        // malloc, valloc, pvalloc, memalign = aligned_alloc (one alias); calloc; realloc; free
+        CHECK(n[ProbeKind::Malloc] == 4);
         CHECK(n[ProbeKind::Calloc] == 1);
         CHECK(n[ProbeKind::Realloc] == 1);
-        CHECK(n[ProbeKind::AlignedAlloc] == 1);
         CHECK(n[ProbeKind::MallocReturn] == 6);
         CHECK(n[ProbeKind::Free] == 1);
         if (c.usdt_gc) {
@@ -73,5 +77,36 @@ TEST_CASE("probe plans of installed builds", "[probe_plan]") {
             CHECK(placed.insert({p.kind, p.binary, p.vaddr}).second);  // never twice
         }
         CHECK_FALSE(plan.notes.empty());
+        for (const auto& p : plan.probes)  // GIL builds: PyMem is pymalloc
+            CHECK(p.where.find("_PyMem_Mi") == std::string::npos);
+    }
+}
+
+TEST_CASE("PyMem's mimalloc entries are planned for free-threaded builds, all or none", "[probe_plan]") {
+    // pyenv 3.13's GIL build has the same functions (for PYTHONMALLOC=mimalloc).
+    const std::string path = "/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0";
+    if (::access(path.c_str(), R_OK) != 0 || ::access(kLibc, R_OK) != 0) {
+        WARN("SKIP: pyenv 3.13 is not installed (" << path << ")");
+        return;
+    }
+    elf::ElfFile python(path), libc(kLibc);
+    const ProbePlan plan = plan_probes({&python, path}, {&libc, kLibc}, /*free_threaded=*/true);
+    std::map<std::string, uint64_t> cookies;  // PyMem entry -> the registers of its arguments
+    for (const auto& p : plan.probes)
+        if (p.where.starts_with("_PyMem_Mi") && p.kind != ProbeKind::MallocReturn)
+            cookies[p.where.substr(0, p.where.find('+'))] = p.cookie;
+    CHECK(cookies == std::map<std::string, uint64_t>{{"_PyMem_MiMalloc", LS_ALLOC_ARG(LS_REG_SI)},
+                                                     {"_PyMem_MiCalloc", LS_ALLOC_ARGS(LS_REG_SI, LS_REG_DX)},
+                                                     {"_PyMem_MiRealloc", LS_ALLOC_ARGS(LS_REG_SI, LS_REG_DX)},
+                                                     {"_PyMem_MiFree", LS_ALLOC_ARG(LS_REG_SI)}});
+    CHECK(count_kinds(plan)[ProbeKind::MallocReturn] == 6 + 3);  // libc's and PyMem's allocating entries
+    const std::string debian = "/usr/bin/python3.11";  // no mimalloc before 3.13: nothing planned, a note says so
+    if (::access(debian.c_str(), R_OK) == 0) {
+        elf::ElfFile old(debian);
+        ProbePlan plan = plan_probes({&old, debian}, {&libc, kLibc}, true);
+        CHECK(std::none_of(plan.probes.begin(), plan.probes.end(),
+                           [](const Probe& p) { return p.where.starts_with("_PyMem_Mi"); }));
+        CHECK(std::any_of(plan.notes.begin(), plan.notes.end(),
+                          [](const std::string& s) { return s.find("not traced") != std::string::npos; }));
     }
 }

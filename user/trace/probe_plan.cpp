@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <span>
 #include <set>
 
 #include "trace/disasm.h"
@@ -84,44 +85,86 @@ void plan_object_births(const Binary& py, ProbePlan& plan) {
     }
 }
 
+// An allocator's entry points, the registers holding their arguments, and
+// whether their return is probed too (it hands out the block).
+struct AllocatorHook {
+    const char* name;
+    ProbeKind kind;
+    uint64_t cookie;  // LS_ALLOC_ARGS
+    bool returns;
+    bool optional = false;  // the allocator is traced without it
+};
+
+// Probes on the hooks of one allocator; empty unless every one not optional
+// is found (a free without its malloc would mislead). Aliases are hooked once.
+std::vector<Probe> allocator_probes(const Binary& bin, std::span<const AllocatorHook> hooks) {
+    std::vector<Probe> probes;
+    std::set<uint64_t> hooked;
+    for (const auto& hook : hooks) {
+        auto sym = bin.elf->symbol(hook.name);
+        if (!sym || !sym->is_function) {
+            if (hook.optional) continue;
+            return {};
+        }
+        if (!hooked.insert(sym->value).second) continue;
+        // Entries that also carry a return probe stay on the first instruction.
+        const ls_reg args[] = {ls_reg((hook.cookie & 0xff) - 1)};
+        auto probe = hook.returns ? entry_probe(bin, *sym, hook.kind) : function_probe(bin, *sym, hook.kind, args, 0);
+        if (!probe) return {};
+        probe->cookie = hook.cookie;
+        probes.push_back(*probe);
+        if (hook.returns) {
+            probes.push_back(*probe);
+            probes.back().kind = ProbeKind::MallocReturn;
+        }
+    }
+    return probes;
+}
+
 void plan_native(const Binary& libc, ProbePlan& plan) {
     if (!libc.elf) {
         plan.notes.push_back("native memory: no libc found, malloc family not traced");
         return;
     }
-    struct Hook {
-        const char* name;
-        ProbeKind kind;
-        bool returns;
-    };
     // valloc and pvalloc take their size where malloc does. posix_memalign is
     // not traced: it returns the block through a pointer, not in a register.
-    static constexpr std::array<Hook, 8> kHooks{{{"malloc", ProbeKind::Malloc, true},
-                                                 {"calloc", ProbeKind::Calloc, true},
-                                                 {"realloc", ProbeKind::Realloc, true},
-                                                 {"memalign", ProbeKind::AlignedAlloc, true},
-                                                 {"aligned_alloc", ProbeKind::AlignedAlloc, true},
-                                                 {"valloc", ProbeKind::Malloc, true},
-                                                 {"pvalloc", ProbeKind::Malloc, true},
-                                                 {"free", ProbeKind::Free, false}}};
-    const ls_reg args[] = {LS_REG_DI, LS_REG_SI};
-    std::set<uint64_t> hooked;  // aliases (memalign = aligned_alloc in glibc) are hooked once
-    for (const auto& hook : kHooks) {
-        auto sym = libc.elf->symbol(hook.name);
-        if (!sym || !hooked.insert(sym->value).second) continue;
-        // Entries that also carry a return probe stay on the first instruction.
-        auto probe = hook.returns ? entry_probe(libc, *sym, hook.kind)
-                                  : function_probe(libc, *sym, hook.kind, args, 0);
-        if (!probe) continue;
-        plan.probes.push_back(*probe);
-        if (hook.returns) {
-            Probe ret = *probe;
-            ret.kind = ProbeKind::MallocReturn;
-            plan.probes.push_back(ret);
-        }
+    static constexpr AllocatorHook kHooks[] = {
+        {"malloc", ProbeKind::Malloc, LS_ALLOC_ARG(LS_REG_DI), true},
+        {"calloc", ProbeKind::Calloc, LS_ALLOC_ARGS(LS_REG_DI, LS_REG_SI), true},
+        {"realloc", ProbeKind::Realloc, LS_ALLOC_ARGS(LS_REG_DI, LS_REG_SI), true},
+        {"memalign", ProbeKind::Malloc, LS_ALLOC_ARG(LS_REG_SI), true, true},  // (alignment, size)
+        {"aligned_alloc", ProbeKind::Malloc, LS_ALLOC_ARG(LS_REG_SI), true, true},
+        {"valloc", ProbeKind::Malloc, LS_ALLOC_ARG(LS_REG_DI), true, true},
+        {"pvalloc", ProbeKind::Malloc, LS_ALLOC_ARG(LS_REG_DI), true, true},
+        {"free", ProbeKind::Free, LS_ALLOC_ARG(LS_REG_DI), false}};
+    auto probes = allocator_probes(libc, kHooks);
+    if (probes.empty()) {
+        plan.notes.push_back("native memory: " + libc.path + " lacks part of the malloc family, not traced");
+        return;
     }
+    plan.probes.insert(plan.probes.end(), probes.begin(), probes.end());
     plan.notes.push_back("native memory: libc malloc, calloc, realloc, memalign, aligned_alloc, valloc, pvalloc "
                          "(entry + return) and free");
+}
+
+// Free-threaded builds: what GIL builds take from pymalloc or, above 512
+// bytes, from malloc (list and dict storage, buffers) comes from mimalloc
+// through PyMem's allocator table entries, which take a ctx first.
+void plan_pymem(const Binary& py, ProbePlan& plan) {
+    static constexpr AllocatorHook kHooks[] = {
+        {"_PyMem_MiMalloc", ProbeKind::Malloc, LS_ALLOC_ARG(LS_REG_SI), true},
+        {"_PyMem_MiCalloc", ProbeKind::Calloc, LS_ALLOC_ARGS(LS_REG_SI, LS_REG_DX), true},
+        {"_PyMem_MiRealloc", ProbeKind::Realloc, LS_ALLOC_ARGS(LS_REG_SI, LS_REG_DX), true},
+        {"_PyMem_MiFree", ProbeKind::Free, LS_ALLOC_ARG(LS_REG_SI), false}};
+    auto probes = allocator_probes(py, kHooks);
+    if (probes.empty()) {
+        plan.notes.push_back("PyMem (mimalloc) memory: _PyMem_MiMalloc, _PyMem_MiCalloc, _PyMem_MiRealloc and "
+                             "_PyMem_MiFree are not all in the symbol table; list and dict storage is not traced");
+        return;
+    }
+    plan.probes.insert(plan.probes.end(), probes.begin(), probes.end());
+    plan.notes.push_back("PyMem (mimalloc) memory: _PyMem_MiMalloc, _PyMem_MiCalloc, _PyMem_MiRealloc "
+                         "(entry + return) and _PyMem_MiFree");
 }
 
 void plan_gc(const Binary& py, ProbePlan& plan) {
@@ -164,7 +207,6 @@ const char* probe_kind_name(ProbeKind kind) {
     case ProbeKind::Malloc: return "malloc";
     case ProbeKind::Calloc: return "calloc";
     case ProbeKind::Realloc: return "realloc";
-    case ProbeKind::AlignedAlloc: return "aligned-alloc";
     case ProbeKind::MallocReturn: return "malloc-return";
     case ProbeKind::Free: return "free";
     case ProbeKind::GcEnter: return "gc-enter";
@@ -175,10 +217,11 @@ const char* probe_kind_name(ProbeKind kind) {
     return "?";
 }
 
-ProbePlan plan_probes(const Binary& python, const Binary& libc) {
+ProbePlan plan_probes(const Binary& python, const Binary& libc, bool free_threaded) {
     ProbePlan plan;
     plan_object_births(python, plan);
     plan_native(libc, plan);
+    if (free_threaded) plan_pymem(python, plan);
     plan_gc(python, plan);
     return plan;
 }

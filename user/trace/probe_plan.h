@@ -14,10 +14,9 @@ namespace leakscope::trace {
 
 enum class ProbeKind {
     ObjectNew,     // an object is born; cookie: the register holding it (enum ls_reg)
-    Malloc,        // libc malloc family entries
-    Calloc,
-    Realloc,
-    AlignedAlloc,  // memalign / aligned_alloc (alignment, size)
+    Malloc,        // allocator entries (libc's malloc family; PyMem's mimalloc
+    Calloc,        // entries in free-threaded builds); cookie: the registers
+    Realloc,       // holding their arguments (LS_ALLOC_ARGS)
     MallocReturn,  // return of the above
     Free,
     GcEnter,       // collector function entry / return
@@ -51,7 +50,8 @@ struct Binary {
 
 // python: the file holding the interpreter (libpython or the executable).
 // libc: the C library the target uses (elf null: native memory not traced).
-ProbePlan plan_probes(const Binary& python, const Binary& libc);
+// free_threaded: PyMem allocates from mimalloc, not from pymalloc and malloc.
+ProbePlan plan_probes(const Binary& python, const Binary& libc, bool free_threaded = false);
 
 // The plan for --verbose: its notes and one line per probe, indented.
 // floor_ns: the measured cost of an empty probe hit here.

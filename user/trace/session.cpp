@@ -118,7 +118,7 @@ public:
     void attach() {
         libc_ = find_libc(target_.interp.pid);
         Binary python{target_.interp.elf.get(), target_.interp.open_path};
-        plan_ = plan_probes(python, {libc_.elf.get(), libc_.path});
+        plan_ = plan_probes(python, {libc_.elf.get(), libc_.path}, target_.layout.free_threaded);
 
         TracerConfig tc;
         tc.pid = target_.interp.pid;

@@ -63,7 +63,6 @@ bpf_program* program_for(leakscope_bpf* skel, ProbeKind kind) {
     case ProbeKind::Malloc: return skel->progs.ls_malloc;
     case ProbeKind::Calloc: return skel->progs.ls_calloc;
     case ProbeKind::Realloc: return skel->progs.ls_realloc;
-    case ProbeKind::AlignedAlloc: return skel->progs.ls_aligned_alloc;
     case ProbeKind::MallocReturn: return skel->progs.ls_malloc_return;
     case ProbeKind::Free: return skel->progs.ls_free;
     case ProbeKind::GcEnter: return skel->progs.ls_gc_enter;
@@ -83,9 +82,8 @@ int handle_sample(void* ctx, void* data, size_t size) {
 }
 
 // The probes duty-cycled with the overhead budget; the GC probes stay attached.
-constexpr ProbeKind kAllocationKinds[] = {ProbeKind::ObjectNew,    ProbeKind::Malloc,       ProbeKind::Calloc,
-                                          ProbeKind::Realloc,      ProbeKind::AlignedAlloc, ProbeKind::MallocReturn,
-                                          ProbeKind::Free};
+constexpr ProbeKind kAllocationKinds[] = {ProbeKind::ObjectNew, ProbeKind::Malloc,       ProbeKind::Calloc,
+                                          ProbeKind::Realloc,   ProbeKind::MallocReturn, ProbeKind::Free};
 
 bool is_allocation_probe(ProbeKind kind) {
     return std::find(std::begin(kAllocationKinds), std::end(kAllocationKinds), kind) != std::end(kAllocationKinds);
