@@ -2,11 +2,12 @@
 # per-interpreter
 """Memory growth from sampled page faults names the line that grows.
 
-A worker thread, started after leakscope attached (so it is followed through
-the inherited perf event), keeps strings in a list at one line while churning
-garbage at another. In continuous mode, where the allocation probes are
-detached most of the time, the page-fault samples must still put the growing
-line first, and their estimate must be of the right size.
+A worker thread, started after leakscope attached, keeps strings in a list at
+one line while churning garbage at another. In continuous mode, where the
+allocation probes are detached most of the time, the page-fault samples must
+still put the growing line first, and their estimate must be of the right size.
+A server that starts a thread per request, each faulting in fewer pages than
+the sampling period, must be sampled all the same.
 """
 
 import os
@@ -37,18 +38,41 @@ t.join()
 time.sleep(600)
 """
 
+# A thread per request, as socketserver's ThreadingMixIn does: each keeps
+# ~40 KiB (about ten pages, well under the period of 64) and exits.
+THREAD_PER_REQUEST = """
+import threading, time
+print('ready', flush=True)
+time.sleep(3)
+cache = []
 
-def line_of(tag):
-    for number, line in enumerate(TARGET.splitlines(), start=1):
+def request(n):
+    cache.append([('r%d-%d' % (n, i)) * 12 for i in range(300)])   # GROW
+
+end = time.monotonic() + 14
+n = 0
+while time.monotonic() < end:
+    t = threading.Thread(target=request, args=(n,))
+    t.start()
+    t.join()
+    n += 1
+    time.sleep(0.005)
+time.sleep(600)
+"""
+
+
+def line_of(tag, target=TARGET):
+    for number, line in enumerate(target.splitlines(), start=1):
         if line.rstrip().endswith("# " + tag):
             return number
     raise AssertionError(tag)
 
 
 class GrowthTest(unittest.TestCase):
-    def test_growing_line_comes_first(self):
+    def growth_of(self, program):
+        """The growth section of a continuous trace of PROGRAM, with its first site."""
         interp = harness.CONFIG.interpreter
-        with harness.Target([interp.path, "-c", TARGET], ready_line="ready") as target:
+        with harness.Target([interp.path, "-c", program], ready_line="ready") as target:
             report, run = harness.run_leakscope_json(
                 self, ["trace", "-p", str(target.pid), "--mode", "continuous", "--duration", "16", "--interval", "8"]
                 + list(interp.extra_args))
@@ -60,11 +84,21 @@ class GrowthTest(unittest.TestCase):
         top = growth["sites"][0]
         leaf = harness.python_leaf(top)
         self.assertTrue(leaf, "the top growth site has no Python frame: %s" % growth["sites"][:3])
-        self.assertEqual((leaf["file"], leaf["line"]), ("<string>", line_of("GROW")),
+        self.assertEqual((leaf["file"], leaf["line"]), ("<string>", line_of("GROW", program)),
                          growth["sites"][:3])
+        return growth, top
+
+    def test_growing_line_comes_first(self):
+        growth, top = self.growth_of(TARGET)
         # ~1000 strings of ~140 bytes every 50 ms for 14 s: about 40 MB kept.
         self.assertGreater(top["bytes"], 10 << 20, top)
         self.assertLess(growth["bytes"], 400 << 20, growth["bytes"])
+
+    def test_thread_per_request(self):
+        growth, top = self.growth_of(THREAD_PER_REQUEST)
+        # Up to ~2,500 requests of ~40 KiB kept: up to ~100 MB, less on a slow
+        # interpreter; each thread's start-up faults (its stack) come on top.
+        self.assertGreater(top["bytes"], 16 << 20, top)
 
 
 if __name__ == "__main__":

@@ -263,16 +263,21 @@ ProgramCost Tracer::fault_cost() const { return program_cost(skel_->progs.ls_pag
 
 // A software event, counted in the fault path whether sampled or not: a
 // process that is not growing takes few faults and pays next to nothing.
+// One counter per CPU, not per thread: a thread's own counter starts at zero,
+// so a server that starts a thread per request, each faulting in fewer pages
+// than the period, was never sampled. Every fault on a CPU counts towards its
+// next sample and the program keeps the target's, so each of the target's
+// faults is sampled at the same rate, in threads of any age.
 void Tracer::sample_page_faults(uint32_t period) {
-    for (pid_t tid : proc::thread_ids(pid_)) {
+    int cpus = libbpf_num_possible_cpus();
+    for (int cpu = 0; cpu < cpus; ++cpu) {
         perf_event_attr attr{};
         attr.size = sizeof attr;
         attr.type = PERF_TYPE_SOFTWARE;
         attr.config = PERF_COUNT_SW_PAGE_FAULTS;
         attr.sample_period = period;
-        attr.inherit = 1;  // threads this one starts later
-        int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC));
-        if (fd < 0) continue;  // the thread has exited
+        int fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+        if (fd < 0) continue;  // a possible CPU that is offline
         bpf_link* link = bpf_program__attach_perf_event(skel_->progs.ls_page_fault, fd);
         if (!link) {
             close(fd);

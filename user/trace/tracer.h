@@ -116,7 +116,7 @@ private:
     pid_t pid_;
     leakscope_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
-    std::vector<bpf_link*> fault_links_;  // one perf event per thread, inherited by new threads
+    std::vector<bpf_link*> fault_links_;  // one page-fault perf event per CPU
     std::vector<int> multi_links_;        // GC (always on)
     std::vector<int> allocation_links_;   // allocation probes (duty-cycled)
     std::vector<bpf_link*> allocation_perf_links_;  // the same, one perf event each, without multi-uprobe links
