@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 #include "core/error.h"
 #include "elf/elf_file.h"
@@ -490,6 +491,22 @@ TEST_CASE("parse_maps", "[proc]") {
     CHECK(maps[2].path == "[heap]");
     CHECK_FALSE(maps[2].is_file());
     CHECK(maps[3].path.empty());
+}
+
+TEST_CASE("process CPU time keeps the time of threads that have exited", "[proc]") {
+    auto before = proc::read_process_cost(::getpid());
+    REQUIRE(before);
+    std::thread([] {
+        timespec start{}, now{};
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+        do clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+        while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 200000000L);
+    }).join();
+    auto after = proc::read_process_cost(::getpid());
+    REQUIRE(after);
+    CHECK(after->cpu_s - before->cpu_s >= 0.2);
+    CHECK(after->rss > 0);
+    CHECK_FALSE(proc::read_process_cost(-1));
 }
 
 TEST_CASE("proc readers on this process", "[proc]") {

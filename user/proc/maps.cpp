@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -246,14 +247,15 @@ std::vector<pid_t> thread_ids(pid_t pid) {
 }
 
 std::optional<ProcessCost> read_process_cost(pid_t pid) {
-    // Time on CPU in nanoseconds, summed over the threads (schedstat's first
-    // field): finer than stat's 10 ms ticks, so short windows can be judged.
+    // The process's CPU clock: nanoseconds, finer than stat's 10 ms ticks so
+    // short windows can be judged, and it keeps the time of threads that have
+    // exited. Summing the live threads' schedstat lost it: a server with a
+    // thread per request looked idle, and its probe cost looked 100x.
     ProcessCost cost;
-    auto tids = thread_ids(pid);
-    if (tids.empty()) return std::nullopt;
-    for (pid_t tid : tids)
-        if (auto text = read_file(proc_path(pid, "task/" + std::to_string(tid) + "/schedstat")))
-            cost.cpu_s += double(std::strtoull(text->c_str(), nullptr, 10)) / 1e9;
+    clockid_t clock;
+    timespec now{};
+    if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &now) != 0) return std::nullopt;
+    cost.cpu_s = double(now.tv_sec) + double(now.tv_nsec) / 1e9;
     auto statm = read_file(proc_path(pid, "statm"));
     if (!statm) return std::nullopt;
     uint64_t pages = 0, resident = 0;

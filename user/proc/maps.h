@@ -78,8 +78,8 @@ struct MemoryUsage {
 };
 std::optional<MemoryUsage> read_memory_usage(pid_t pid);
 
-// Cheap enough to read many times a second: CPU time (all threads, ns
-// resolution) and RSS.
+// Cheap enough to read many times a second: CPU time (every thread, those
+// that have exited too; ns resolution) and RSS.
 struct ProcessCost {
     double cpu_s = 0;
     uint64_t rss = 0;
