@@ -2,9 +2,14 @@
 """Zoo accuracy per mode: `leakscope run` over every tests/zoo scenario, with
 the mode's own flags and duration, and whether the final report got it right:
 a leak's marked line in the top suspect's stack, no suspect for a scenario
-without a leak. Writes its section of docs/benchmarks.md.
+without a leak. Then the shop's real servers (tests/zoo/servers, Debian's
+python3.11) under their bounded load, traced with `trace -p` in each mode and
+once untraced: right when the receipt line heads the suspects and no churn
+handler is one, and the requests a second answered, with their latency.
+Writes its section of docs/benchmarks.md.
 
-    sudo scripts/benchmark-zoo.py [--python PATH] [--modes default:60,continuous:120] [--output FILE]
+    sudo scripts/benchmark-zoo.py [--python PATH] [--modes default:60,continuous:120]
+                                  [--scenarios A,B] [--servers flask,gunicorn,aiohttp|none] [--output FILE]
 
 Modes: `default` is `run` with no flags (the 10% budget), `continuous` is
 `--mode continuous`, `off` is `--max-overhead off`. Run it on an otherwise idle
@@ -25,6 +30,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from doc_section import write_section  # noqa: E402
 import harness  # noqa: E402
+import servers  # noqa: E402
 
 LEAKSCOPE = os.path.join(ROOT, "build", "leakscope")
 MODE_ARGS = {"default": [], "continuous": ["--mode", "continuous"], "off": ["--max-overhead", "off"]}
@@ -61,18 +67,70 @@ def run_scenario(python, mode, seconds, path, tmp):
     return report, time.monotonic() - started
 
 
-def document(python, results):
+def server_verdict(report):
+    if servers.churn_suspects(report):
+        return "false positive", "churn handler ranked %s" % servers.churn_suspects(report)
+    rank = servers.leak_rank(report)
+    if rank == 1:
+        return "ok", "ranked 1 of %d" % len(report["suspects"])
+    if not report["suspects"]:
+        return "missed", "no suspect"
+    return "wrong", "ranked %s of %d" % (rank, len(report["suspects"]))
+
+
+def run_server(name, mode, seconds, tmp):
+    """(result, detail, Answered, estimated overhead) of server NAME traced in
+    MODE for SECONDS under load; untraced when MODE is None."""
+    out = os.path.join(tmp, "server.json")
+    with servers.serving(name) as (server, port, pid):
+        with servers.load(port, seconds + 5) as answered:
+            if mode is None:
+                time.sleep(seconds + 5)
+            else:
+                subprocess.run([LEAKSCOPE, "trace", "-p", str(pid), "--duration", str(seconds), "--interval",
+                                str(INTERVAL), "--json", out] + MODE_ARGS[mode],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=seconds + 180)
+    rate = answered[0] if answered else servers.Answered(0, 0, 0)
+    rate = rate._replace(requests=rate.requests / (seconds + 5))
+    if mode is None:
+        return "", "untraced", rate, ""
+    with open(out) as f:
+        report = json.load(f)
+    pct = report["overhead"].get("estimated_pct")
+    return server_verdict(report) + (rate, "%.1f%%" % pct if pct is not None else "over 100x")
+
+
+def document_servers(rows):
+    lines = ["### Real servers", "",
+             "The shop (tests/zoo/servers) on Debian's python3.11, under %d requests a second over %d keep-alive "
+             "connections on loopback; `trace -p` (gunicorn: the first of two workers) with the mode's flags for its "
+             "duration, and once untraced. Requests a second answered over the load's span (5 s longer than the "
+             "trace), latency of those answered." % (servers.RATE, servers.CLIENTS), "",
+             "| server | mode | result | detail | requests/s | p50 latency | p99 latency | estimated overhead |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, mode, result, detail, rate, pct in rows:
+        lines.append("| %s | %s | %s | %s | %.1f | %.1f ms | %.1f ms | %s |" % (
+            name, mode, result, detail, rate.requests, rate.p50_ms, rate.p99_ms, pct))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def document(python, results, server_rows):
     lines = ["## Zoo accuracy per mode", "",
              "`sudo scripts/benchmark-zoo.py --python %s` — each tests/zoo scenario run once per mode for the "
              "mode's duration (`run --interval %d`); the final report is judged: a leak's marked line in the top "
              "suspect, no suspect without a leak." % (python, INTERVAL), ""]
     for (mode, seconds), rows in results.items():
+        if not rows:
+            continue  # --scenarios none: the servers only
         right = sum(1 for r in rows if r[1] == "ok")
         lines += ["### %s, %d s: %d of %d right" % (mode, seconds, right, len(rows)), "",
                   "| scenario | result | detail | probe floor | estimated overhead |", "|---|---|---|---|---|"]
         for name, result, detail, floor, pct in rows:
             lines.append("| %s | %s | %s | %s | %s |" % (name, result, detail, floor, pct))
         lines.append("")
+    if server_rows:
+        lines.append(document_servers(server_rows))
     return "\n".join(lines)
 
 
@@ -81,6 +139,7 @@ def main():
     parser.add_argument("--python", default="/usr/bin/python3.11")
     parser.add_argument("--modes", default="default:60,continuous:120")
     parser.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
+    parser.add_argument("--servers", default=",".join(servers.SERVERS), help="comma-separated, or none")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     args = parser.parse_args()
     modes = []
@@ -91,7 +150,11 @@ def main():
         modes.append((mode, int(seconds)))
     wanted = set(filter(None, args.scenarios.split(",")))
     scenarios = [s for s in harness.zoo_scenarios() if not wanted or s[0] in wanted]
-    results = {}
+    names = [n for n in args.servers.split(",") if n in servers.SERVERS]
+    for name in names:
+        if servers.missing(name):
+            sys.exit("benchmark-zoo: %s: %s" % (name, servers.missing(name)))
+    results, server_rows = {}, []
     with tempfile.TemporaryDirectory() as tmp:
         for mode, seconds in modes:
             rows = results.setdefault((mode, seconds), [])
@@ -103,7 +166,13 @@ def main():
                 rows.append((name, result, detail, "%.0f ns" % overhead["probe_floor_ns"],
                              "%.1f%%" % pct if pct is not None else "over 100x"))
                 print("%-11s %4d s  %-22s %-15s %s (%.0f s)" % (mode, seconds, name, result, detail, took), flush=True)
-    write_section(args.output, "benchmark-zoo.py", document(args.python, results))
+        for name in names:
+            for mode, seconds in [(None, modes[0][1])] + modes:
+                result, detail, rate, pct = run_server(name, mode, seconds, tmp)
+                label = "%s, %d s" % (mode or "untraced", seconds)
+                server_rows.append((name, label, result, detail, rate, pct))
+                print("%-9s %-16s %-15s %s %.1f req/s %s" % (name, label, result, detail, rate.requests, pct), flush=True)
+    write_section(args.output, "benchmark-zoo.py", document(args.python, results, server_rows))
 
 
 if __name__ == "__main__":

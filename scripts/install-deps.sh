@@ -8,7 +8,7 @@ PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev libbpfcc-dev
   libcli11-dev libfmt-dev catch2 nlohmann-json3-dev libcapstone-dev
   protobuf-compiler libprotobuf-dev golang-github-google-pprof-dev
-  python3.11-dbg python3-flask
+  python3.11-dbg python3-flask gunicorn python3-aiohttp
   golang-1.19-go chromium python3-jsonschema
 )
 
