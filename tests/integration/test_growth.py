@@ -7,7 +7,9 @@ one line while churning garbage at another. In continuous mode, where the
 allocation probes are detached most of the time, the page-fault samples must
 still put the growing line first, and their estimate must be of the right size.
 A server that starts a thread per request, each faulting in fewer pages than
-the sampling period, must be sampled all the same.
+the sampling period, must be sampled all the same. Under `run`, whose last
+report comes after the target has exited, the growth stacks must still be
+named (from while it could be read), not shown as unreadable code objects.
 """
 
 import os
@@ -60,6 +62,21 @@ while time.monotonic() < end:
 time.sleep(600)
 """
 
+# Grows in a function for a few seconds and exits.
+EXITING = """
+import time
+cache = []
+
+def grow():
+    end = time.monotonic() + 8
+    while time.monotonic() < end:
+        for i in range(1000):
+            cache.append(('k%d' % i) * 20)   # GROW
+        time.sleep(0.05)
+
+grow()
+"""
+
 
 def line_of(tag, target=TARGET):
     for number, line in enumerate(target.splitlines(), start=1):
@@ -69,13 +86,19 @@ def line_of(tag, target=TARGET):
 
 
 class GrowthTest(unittest.TestCase):
-    def growth_of(self, program):
-        """The growth section of a continuous trace of PROGRAM, with its first site."""
+    def growth_of(self, program, run_it=False):
+        """The growth section of a continuous trace of PROGRAM (its whole run
+        with RUN_IT, 16 s of it otherwise), with its first site."""
         interp = harness.CONFIG.interpreter
-        with harness.Target([interp.path, "-c", program], ready_line="ready") as target:
+        if run_it:
             report, run = harness.run_leakscope_json(
-                self, ["trace", "-p", str(target.pid), "--mode", "continuous", "--duration", "16", "--interval", "8"]
-                + list(interp.extra_args))
+                self, ["run", "--mode", "continuous", "--interval", "2"] + list(interp.extra_args)
+                + ["--", interp.path, "-c", program])
+        else:
+            with harness.Target([interp.path, "-c", program], ready_line="ready") as target:
+                report, run = harness.run_leakscope_json(
+                    self, ["trace", "-p", str(target.pid), "--mode", "continuous", "--duration", "16",
+                           "--interval", "8"] + list(interp.extra_args))
         self.assertIn("MEMORY GROWTH", run.stdout)
         growth = report["growth"]
         self.assertIsNotNone(growth, "page faults were not sampled")
@@ -99,6 +122,12 @@ class GrowthTest(unittest.TestCase):
         # Up to ~2,500 requests of ~40 KiB kept: up to ~100 MB, less on a slow
         # interpreter; each thread's start-up faults (its stack) come on top.
         self.assertGreater(top["bytes"], 16 << 20, top)
+
+    def test_named_after_exit(self):
+        growth, top = self.growth_of(EXITING, run_it=True)
+        unreadable = [f for site in growth["sites"] for f in site["frames"]
+                      if f["function"].startswith("<unreadable code object")]
+        self.assertEqual(unreadable, [], growth["sites"])
 
 
 if __name__ == "__main__":

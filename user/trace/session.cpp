@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <unordered_map>
 
 #include "analysis/leak_analyzer.h"
 #include "core/error.h"
@@ -263,6 +264,7 @@ private:
                 layout_checked_ = true;
             }
             if (auto gc = read_gc_state(target_)) last_gc_ = gc;
+            name_fault_stacks();
             heap_.sweep(*tracer_, *target_.mem, t, full_collections());
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
@@ -395,6 +397,14 @@ private:
         return r;
     }
 
+    // Fault stacks are named while the target can be read, each once: at the
+    // report after it exits, its code objects are gone and every frame would
+    // read as an unreadable code object.
+    void name_fault_stacks() {
+        for (const auto& [id, faults] : tracer_->fault_sites())
+            if (!fault_frames_.contains(id)) fault_frames_.emplace(id, resolve(id));
+    }
+
     std::optional<report::Growth> growth() {
         if (!tracer_->samples_faults()) return std::nullopt;
         static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
@@ -405,7 +415,8 @@ private:
         for (const auto& [id, faults] : sites) g.sampled_faults += faults;
         g.bytes = g.sampled_faults * g.fault_period * page;
         for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i) {
-            auto [frames, flags] = resolve(sites[i].first);
+            auto named = fault_frames_.find(sites[i].first);
+            auto [frames, flags] = named != fault_frames_.end() ? named->second : resolve(sites[i].first);
             const std::string without = frames.empty() ? without_frames(flags) : "";
             g.sites.push_back({std::move(frames), sites[i].second, sites[i].second * g.fault_period * page, without});
         }
@@ -423,6 +434,7 @@ private:
     LaunchedCommand* command_;
     python::Symbolizer symbolizer_;
     native::NativeSymbolizer native_symbolizer_;
+    std::unordered_map<uint64_t, std::pair<Stack, uint32_t>> fault_frames_;  // by fault stack id
     uint64_t native_incomplete_ = 0;  // native stacks that did not reach the eval loop
     uint64_t start_ns_;
     double start_unix_s_;
