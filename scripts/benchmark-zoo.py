@@ -6,7 +6,8 @@ without a leak. Then the shop's real servers (tests/zoo/servers, Debian's
 python3.11) under their bounded load, traced with `trace -p` in each mode and
 once untraced: right when the receipt line heads the suspects and no churn
 handler is one, and the requests a second answered, with their latency.
-Writes its section of docs/benchmarks.md.
+Writes its two sections of docs/benchmarks.md (zoo, servers): each only when
+it ran, so `--scenarios none` reruns the servers alone.
 
     sudo scripts/benchmark-zoo.py [--python PATH] [--modes default:60,continuous:120]
                                   [--scenarios A,B] [--servers flask,gunicorn,aiohttp|none] [--output FILE]
@@ -100,37 +101,33 @@ def run_server(name, mode, seconds, tmp):
     return server_verdict(report) + (rate, "%.1f%%" % pct if pct is not None else "over 100x")
 
 
-def document_servers(rows):
-    lines = ["### Real servers", "",
-             "The shop (tests/zoo/servers) on Debian's python3.11, under %d requests a second over %d keep-alive "
-             "connections on loopback; `trace -p` (gunicorn: the first of two workers) with the mode's flags for its "
-             "duration, and once untraced. Requests a second answered over the load's span (5 s longer than the "
-             "trace), latency of those answered." % (servers.RATE, servers.CLIENTS), "",
+def document_servers(modes, rows):
+    lines = ["## Real servers per mode", "",
+             "`sudo scripts/benchmark-zoo.py --scenarios none --modes %s` — the shop (tests/zoo/servers) on "
+             "Debian's python3.11 under %d requests a second over %d keep-alive connections on loopback, traced "
+             "with `trace -p` (gunicorn: the first of two workers) in each mode for its duration, and once "
+             "untraced. Requests a second answered over the load's span (the trace's and 5 s more), and the "
+             "latency of those answered." % (modes, servers.RATE, servers.CLIENTS), "",
              "| server | mode | result | detail | requests/s | p50 latency | p99 latency | estimated overhead |",
              "|---|---|---|---|---|---|---|---|"]
     for name, mode, result, detail, rate, pct in rows:
         lines.append("| %s | %s | %s | %s | %.1f | %.1f ms | %.1f ms | %s |" % (
             name, mode, result, detail, rate.requests, rate.p50_ms, rate.p99_ms, pct))
-    lines.append("")
     return "\n".join(lines)
 
 
-def document(python, results, server_rows):
+def document(python, results):
     lines = ["## Zoo accuracy per mode", "",
              "`sudo scripts/benchmark-zoo.py --python %s` — each tests/zoo scenario run once per mode for the "
              "mode's duration (`run --interval %d`); the final report is judged: a leak's marked line in the top "
              "suspect, no suspect without a leak." % (python, INTERVAL), ""]
     for (mode, seconds), rows in results.items():
-        if not rows:
-            continue  # --scenarios none: the servers only
         right = sum(1 for r in rows if r[1] == "ok")
         lines += ["### %s, %d s: %d of %d right" % (mode, seconds, right, len(rows)), "",
                   "| scenario | result | detail | probe floor | estimated overhead |", "|---|---|---|---|---|"]
         for name, result, detail, floor, pct in rows:
             lines.append("| %s | %s | %s | %s | %s |" % (name, result, detail, floor, pct))
         lines.append("")
-    if server_rows:
-        lines.append(document_servers(server_rows))
     return "\n".join(lines)
 
 
@@ -172,7 +169,10 @@ def main():
                 label = "%s, %d s" % (mode or "untraced", seconds)
                 server_rows.append((name, label, result, detail, rate, pct))
                 print("%-9s %-16s %-15s %s %.1f req/s %s" % (name, label, result, detail, rate.requests, pct), flush=True)
-    write_section(args.output, "benchmark-zoo.py", document(args.python, results, server_rows))
+    if scenarios:
+        write_section(args.output, "benchmark-zoo.py", document(args.python, results))
+    if server_rows:
+        write_section(args.output, "benchmark-zoo.py servers", document_servers(args.modes, server_rows))
 
 
 if __name__ == "__main__":
