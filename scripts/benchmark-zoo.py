@@ -69,8 +69,9 @@ def run_scenario(python, mode, seconds, path, tmp):
 
 
 def server_verdict(report):
-    if servers.churn_suspects(report):
-        return "false positive", "churn handler ranked %s" % servers.churn_suspects(report)
+    churn = servers.churn_suspects(report)
+    if churn:
+        return "false positive", "churn handler ranked %s" % churn
     rank = servers.leak_rank(report)
     if rank == 1:
         return "ok", "ranked 1 of %d" % len(report["suspects"])

@@ -264,7 +264,6 @@ private:
                 layout_checked_ = true;
             }
             if (auto gc = read_gc_state(target_)) last_gc_ = gc;
-            name_fault_stacks();
             heap_.sweep(*tracer_, *target_.mem, t, full_collections());
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
@@ -397,28 +396,25 @@ private:
         return r;
     }
 
-    // Fault stacks are named while the target can be read, each once: at the
-    // report after it exits, its code objects are gone and every frame would
-    // read as an unreadable code object.
-    void name_fault_stacks() {
-        for (const auto& [id, faults] : tracer_->fault_sites())
-            if (!fault_frames_.contains(id)) fault_frames_.emplace(id, resolve(id));
-    }
-
+    // Each fault stack is named once, at the first report that sees it, while
+    // the target can still be read: at the report after it exits, its code
+    // objects are gone and every frame would read as an unreadable code object.
     std::optional<report::Growth> growth() {
         if (!tracer_->samples_faults()) return std::nullopt;
         static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
         report::Growth g;
         g.fault_period = c_.fault_period;
         auto sites = tracer_->fault_sites();
+        for (const auto& [id, faults] : sites) {
+            g.sampled_faults += faults;
+            if (!fault_frames_.contains(id)) fault_frames_.emplace(id, resolve(id));
+        }
         std::sort(sites.begin(), sites.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-        for (const auto& [id, faults] : sites) g.sampled_faults += faults;
         g.bytes = g.sampled_faults * g.fault_period * page;
         for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i) {
-            auto named = fault_frames_.find(sites[i].first);
-            auto [frames, flags] = named != fault_frames_.end() ? named->second : resolve(sites[i].first);
+            const auto& [frames, flags] = fault_frames_.at(sites[i].first);
             const std::string without = frames.empty() ? without_frames(flags) : "";
-            g.sites.push_back({std::move(frames), sites[i].second, sites[i].second * g.fault_period * page, without});
+            g.sites.push_back({frames, sites[i].second, sites[i].second * g.fault_period * page, without});
         }
         return g;
     }
