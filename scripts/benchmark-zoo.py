@@ -81,8 +81,8 @@ def server_verdict(report):
 
 
 def run_server(name, mode, seconds, tmp):
-    """(result, detail, Answered, estimated overhead) of server NAME traced in
-    MODE for SECONDS under load; untraced when MODE is None."""
+    """(result, detail, Answered, probe floor, estimated overhead) of server
+    NAME traced in MODE for SECONDS under load; untraced when MODE is None."""
     out = os.path.join(tmp, "server.json")
     with servers.serving(name) as (server, port, pid):
         with servers.load(port, seconds + 5) as answered:
@@ -95,25 +95,28 @@ def run_server(name, mode, seconds, tmp):
     rate = answered[0] if answered else servers.Answered(0, 0, 0)
     rate = rate._replace(requests=rate.requests / (seconds + 5))
     if mode is None:
-        return "", "untraced", rate, ""
+        return "", "untraced", rate, "", ""
     with open(out) as f:
         report = json.load(f)
-    pct = report["overhead"].get("estimated_pct")
-    return server_verdict(report) + (rate, "%.1f%%" % pct if pct is not None else "over 100x")
+    overhead = report["overhead"]
+    pct = overhead.get("estimated_pct")
+    return server_verdict(report) + (rate, "%.0f ns" % overhead["probe_floor_ns"],
+                                     "%.1f%%" % pct if pct is not None else "over 100x")
 
 
 def document_servers(modes, rows):
     lines = ["## Real servers per mode", "",
              "`sudo scripts/benchmark-zoo.py --scenarios none --modes %s` — the shop (tests/zoo/servers) on "
              "Debian's python3.11 under %d requests a second over %d keep-alive connections on loopback, traced "
-             "with `trace -p` (gunicorn: the first of two workers) in each mode for its duration, and once "
+             "with `trace -p` (gunicorn: its one pre-forked worker) in each mode for its duration, and once "
              "untraced. Requests a second answered over the load's span (the trace's and 5 s more), and the "
              "latency of those answered." % (modes, servers.RATE, servers.CLIENTS), "",
-             "| server | mode | result | detail | requests/s | p50 latency | p99 latency | estimated overhead |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, mode, result, detail, rate, pct in rows:
-        lines.append("| %s | %s | %s | %s | %.1f | %.1f ms | %.1f ms | %s |" % (
-            name, mode, result, detail, rate.requests, rate.p50_ms, rate.p99_ms, pct))
+             "| server | mode | result | detail | requests/s | p50 latency | p99 latency | probe floor "
+             "| estimated overhead |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, mode, result, detail, rate, floor, pct in rows:
+        lines.append("| %s | %s | %s | %s | %.1f | %.1f ms | %.1f ms | %s | %s |" % (
+            name, mode, result, detail, rate.requests, rate.p50_ms, rate.p99_ms, floor, pct))
     return "\n".join(lines)
 
 
@@ -166,9 +169,9 @@ def main():
                 print("%-11s %4d s  %-22s %-15s %s (%.0f s)" % (mode, seconds, name, result, detail, took), flush=True)
         for name in names:
             for mode, seconds in [(None, modes[0][1])] + modes:
-                result, detail, rate, pct = run_server(name, mode, seconds, tmp)
+                result, detail, rate, floor, pct = run_server(name, mode, seconds, tmp)
                 label = "%s, %d s" % (mode or "untraced", seconds)
-                server_rows.append((name, label, result, detail, rate, pct))
+                server_rows.append((name, label, result, detail, rate, floor, pct))
                 print("%-9s %-16s %-15s %s %.1f req/s %s" % (name, label, result, detail, rate.requests, pct), flush=True)
     if scenarios:
         write_section(args.output, "benchmark-zoo.py", document(args.python, results))
