@@ -77,7 +77,9 @@ def server_verdict(report):
         return "ok", "ranked 1 of %d" % len(report["suspects"])
     if not report["suspects"]:
         return "missed", "no suspect"
-    return "wrong", "ranked %s of %d" % (rank, len(report["suspects"]))
+    if rank is None:
+        return "wrong", "not among %d suspects" % len(report["suspects"])
+    return "wrong", "ranked %d of %d" % (rank, len(report["suspects"]))
 
 
 def run_server(name, mode, seconds, tmp):

@@ -55,7 +55,7 @@ public:
     const std::vector<std::string>& adjustments() const { return adjustments_; }
 
     static constexpr uint64_t kMaxSampleBytes = 1 << 20;
-    static constexpr uint64_t kMinSampleBytes = 4096;  // densest sampling under a budget
+    static constexpr uint64_t kMinSampleBytes = 256;  // densest sampling under a budget
     static constexpr double kMaxShare = 0.99;
     static constexpr double kEscalationFactor = 5;
     static constexpr double kMaxEscalatedPct = 10;
