@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Real servers under real HTTP load: the shop in tests/zoo/servers.
 
-Flask on werkzeug's threaded server, a gunicorn pre-forked worker and aiohttp, Debian's packages on Debian's python3.11 (see
-servers.py). A bounded load client orders (the handler that keeps every
+Flask on werkzeug's threaded server, a gunicorn pre-forked worker and
+aiohttp, Debian's packages on Debian's python3.11 (see servers.py). A bounded load client orders (the handler that keeps every
 receipt) and browses the catalogue and search (handlers that only churn;
 search keeps its last hundred queries, a few collections' worth). Traced with
 every allocation (--max-overhead off), the receipt line must head the
