@@ -545,6 +545,28 @@ int ls_usdt_gc_done(struct pt_regs *ctx)
 	return 0;
 }
 
+/* pymalloc took a new pool for a size class whose pools were all full: a
+ * pool's worth of net growth, which churn below its high-water mark never
+ * causes. The pool's first block, returned, is followed by user space. */
+SEC("uretprobe")
+int BPF_KRETPROBE(ls_pool_refill, __u64 block)
+{
+	struct ls_sample s = {};
+
+	if (!is_target() || !block)
+		return 0;
+	s.addr = block;
+	s.seq = __sync_fetch_and_add(&next_seq, 1) + 1;
+	s.ts_ns = bpf_ktime_get_ns();
+	s.family = LS_POOL_REFILL;
+	s.tid = (__u32)bpf_get_current_pid_tgid();
+	s.native_stack_id = -1;
+	s.stack_id = capture_stack(&s.stack_flags);
+	if (bpf_ringbuf_output(&samples, &s, sizeof(s), 0))
+		count_error(LS_ERR_EVENT_RING_FULL);
+	return 0;
+}
+
 /* One in every --fault-period page faults of a target thread. */
 SEC("perf_event")
 int ls_page_fault(struct bpf_perf_event_data *ctx)

@@ -76,6 +76,9 @@ enum ls_family {
 	LS_FAMILY_NATIVE = 1, /* libc malloc family blocks (large objects, C extensions) */
 	LS_FAMILY_COUNT,
 };
+/* ls_sample.family of a pymalloc pool refill: not an allocation family (no
+ * live map, no totals); addr is the new pool's first block. */
+#define LS_POOL_REFILL 2
 
 /* In GIL builds objects larger than this come from malloc and are counted by
  * the native family; free-threaded builds take every object from mimalloc. */
@@ -120,7 +123,7 @@ struct ls_sample {
 	__u64 type;     /* PyTypeObject* (objects), 0 (native) */
 	__u64 ts_ns;    /* bpf_ktime_get_ns() */
 	__u32 size;     /* bytes */
-	__u32 family;   /* enum ls_family */
+	__u32 family;   /* enum ls_family, or LS_POOL_REFILL */
 	__u32 tid;
 	__u32 stack_flags;
 	__u64 sample_bytes; /* mean sampling distance when it was drawn: its weight */

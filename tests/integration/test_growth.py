@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # per-interpreter
-"""Memory growth from sampled page faults names the line that grows.
+"""Memory growth from sampled page faults and from pymalloc's pool refills
+names the line that grows.
 
 A server-like target starts a thread per request after leakscope attached;
 each keeps strings in a list at one line, churns garbage at another, and
@@ -10,6 +11,8 @@ page-fault samples must still put the growing line first, and their estimate
 must be of the right size. Under `run`, whose last
 report comes after the target has exited, the growth stacks must still be
 named (from while it could be read), not shown as unreadable code objects.
+The pools the growing line took stay held; those the churning line took are
+freed again (3.8, which inlines the refill, has no pool view).
 """
 
 import os
@@ -81,6 +84,7 @@ class GrowthTest(unittest.TestCase):
                     self, ["trace", "-p", str(target.pid), "--mode", "continuous", "--duration", "16",
                            "--interval", "8"] + list(interp.extra_args))
         self.assertIn("MEMORY GROWTH", run.stdout)
+        self.assertEqual("PYMALLOC POOLS HELD" in run.stdout, report["pools"] is not None)
         growth = report["growth"]
         self.assertIsNotNone(growth, "page faults were not sampled")
         self.assertEqual(growth["fault_period"], 64)
@@ -90,19 +94,42 @@ class GrowthTest(unittest.TestCase):
         self.assertTrue(leaf, "the top growth site has no Python frame: %s" % growth["sites"][:3])
         self.assertEqual((leaf["file"], leaf["line"]), ("<string>", line_of("GROW", program)),
                          growth["sites"][:3])
-        return growth, top
+        return growth, top, report
+
+    def check_pools(self, report, program):
+        """The pools the GROW line took are held, the CHURN line's freed."""
+        pools = report["pools"]
+        if harness.version_tuple(harness.CONFIG.interpreter.version) < (3, 9):
+            self.assertIsNone(pools, "3.8 inlines allocate_from_new_pool")
+            return
+        self.assertIsNotNone(pools, "pool refills were not traced")
+        top = pools["sites"][0]
+        leaf = harness.python_leaf(top)
+        self.assertTrue(leaf, pools["sites"][:3])
+        self.assertEqual((leaf["file"], leaf["line"]), ("<string>", line_of("GROW", program)), pools["sites"][:3])
+        self.assertEqual(top["held_bytes"], top["held"] * pools["pool_bytes"])
+        self.assertGreater(top["held_bytes"], 10 << 20, top)
+        self.assertGreaterEqual(top["held"], 0.9 * top["taken"], top)
+        churn = [s for s in pools["sites"] if (harness.python_leaf(s) or {}).get("line") == line_of("CHURN", program)]
+        for site in churn:
+            self.assertLessEqual(site["held"], 0.1 * site["taken"] + 2, site)
 
     def test_growing_line_comes_first(self):
-        growth, top = self.growth_of(TARGET)
+        growth, top, report = self.growth_of(TARGET)
         # ~1000 strings of ~140 bytes every 50 ms for 14 s: about 40 MB kept.
         self.assertGreater(top["bytes"], 10 << 20, top)
         self.assertLess(growth["bytes"], 400 << 20, growth["bytes"])
+        self.check_pools(report, TARGET)
 
     def test_named_after_exit(self):
-        growth, top = self.growth_of(EXITING, run_it=True)
+        growth, top, report = self.growth_of(EXITING, run_it=True)
         unreadable = [f for site in growth["sites"] for f in site["frames"]
                       if f["function"].startswith("<unreadable code object")]
         self.assertEqual(unreadable, [], growth["sites"])
+        if report["pools"]:
+            unreadable = [f for site in report["pools"]["sites"] for f in site["frames"]
+                          if f["function"].startswith("<unreadable code object")]
+            self.assertEqual(unreadable, [], report["pools"]["sites"])
 
 
 if __name__ == "__main__":

@@ -144,6 +144,10 @@ class OutputsTest(unittest.TestCase):
         attrs, dom = harness.rendered_body(self.files["html"])
         self.assertEqual(attrs.get("data-status"), "ok", harness.page_errors(dom))
         self.assertIn("%s:%d in cached_page" % (SCENARIO, self.line), dom)
+        pools = self.report["pools"]
+        self.assertIsNotNone(pools, "Debian's python3.11 has its pool refill traced")
+        self.assertIn("%s of %s pools of 16.0 KiB taken still in use" % (format(pools["held"], ","),
+                                                                       format(pools["taken"], ",")), dom)
         harness.screenshot(self, self.files["html"], "test_outputs", "report.png")
 
     def test_report_command_writes_the_same_files(self):

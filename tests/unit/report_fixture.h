@@ -80,6 +80,9 @@ inline Report sample_report() {
     r.growth = Growth{64, 150, 150u * 64 * 4096,
                       {{cache.frames, 120, 120u * 64 * 4096, ""},
                        {{}, 30, 30u * 64 * 4096, "no Python frame running: the interpreter starting"}}};
+    r.pools = Pools{16384, 310, 200, 200u * 16384,
+                    {{cache.frames, 210, 195, 195u * 16384, ""},
+                     {{}, 100, 5, 5u * 16384, "no Python frame running: the interpreter starting"}}};
     r.sampling = {65536, 123456};
     r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
     return r;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <set>
 
 #include "elf/elf_file.h"
@@ -36,11 +37,13 @@ TEST_CASE("probe plans of installed builds", "[probe_plan]") {
         std::string python;     // the file holding the interpreter
         size_t min_object_new;  // copies of _Py_NewReference found
         bool usdt_gc;           // --with-dtrace build
+        bool pool_refill;       // allocate_from_new_pool is a function of its own (3.9+)
     };
     const Case cases[] = {
-        {"Debian python3.11 (static, LTO, dtrace)", "/usr/bin/python3.11", 100, true},
-        {"pyenv 3.8 libpython", "/root/.pyenv/versions/3.8.18/lib/libpython3.8.so.1.0", 1, false},
-        {"pyenv 3.12 libpython", "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0", 1, false},
+        {"Debian python3.11 (static, LTO, dtrace)", "/usr/bin/python3.11", 100, true, true},
+        {"pyenv 3.8 libpython", "/root/.pyenv/versions/3.8.18/lib/libpython3.8.so.1.0", 1, false, false},
+        {"pyenv 3.9 libpython", "/root/.pyenv/versions/3.9.18/lib/libpython3.9.so.1.0", 1, false, true},
+        {"pyenv 3.12 libpython", "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0", 1, false, true},
     };
     if (::access(kLibc, R_OK) != 0) {
         WARN("SKIP: " << kLibc << " is not installed");
@@ -70,6 +73,7 @@ TEST_CASE("probe plans of installed builds", "[probe_plan]") {
             CHECK(n[ProbeKind::GcEnter] >= 1);
             CHECK(n[ProbeKind::GcEnter] == n[ProbeKind::GcExit]);
         }
+        CHECK(n[ProbeKind::PoolRefill] == (c.pool_refill ? 1u : 0u));
         std::set<std::tuple<ProbeKind, std::string, uint64_t>> placed;
         for (const auto& p : plan.probes) {
             INFO(probe_kind_name(p.kind) << " at " << p.where);
@@ -109,4 +113,36 @@ TEST_CASE("PyMem's mimalloc entries are planned for free-threaded builds, all or
         CHECK(std::any_of(plan.notes.begin(), plan.notes.end(),
                           [](const std::string& s) { return s.find("not traced") != std::string::npos; }));
     }
+}
+
+TEST_CASE("a stripped LTO build's pool refill is found from PyObject_Malloc where its debug file puts it",
+          "[probe_plan]") {
+    const std::string path = "/usr/bin/python3.11";
+    if (::access(path.c_str(), R_OK) != 0 || ::access(kLibc, R_OK) != 0) {
+        WARN("SKIP: Debian's python3.11 is not installed");
+        return;
+    }
+    auto refill_of = [](const ProbePlan& plan) -> std::optional<Probe> {
+        for (const auto& p : plan.probes)
+            if (p.kind == ProbeKind::PoolRefill) return p;
+        return std::nullopt;
+    };
+    elf::ElfFile libc(kLibc), stripped(path);
+    const auto found = refill_of(plan_probes({&stripped, path}, {&libc, kLibc}));
+    REQUIRE(found);
+    CHECK(found->where.starts_with("allocate_from_new_pool (the call in PyObject_Malloc)"));
+
+    const auto id = stripped.build_id();
+    const std::string debug = id ? "/usr/lib/debug/.build-id/" + id->substr(0, 2) + "/" + id->substr(2) + ".debug" : "";
+    if (debug.empty() || ::access(debug.c_str(), R_OK) != 0) {
+        WARN("SKIP: python3.11-dbg is not installed; the address found is not checked against its symbols");
+        return;
+    }
+    elf::ElfFile with_debug(path);
+    with_debug.attach_debug_file(std::make_unique<elf::ElfFile>(debug));
+    const auto named = refill_of(plan_probes({&with_debug, path}, {&libc, kLibc}));
+    REQUIRE(named);
+    CHECK(named->where.starts_with("allocate_from_new_pool.lto_priv.0+0x0"));
+    CHECK(named->vaddr == found->vaddr);
+    CHECK(named->file_offset == found->file_offset);
 }

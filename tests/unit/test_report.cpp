@@ -144,6 +144,20 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(growth.at("sites")[0].at("without_frames").is_null());
     CHECK(growth.at("sites")[1].at("without_frames") == "no Python frame running: the interpreter starting");
 
+    const json& pools = doc.at("pools");
+    CHECK(pools.at("pool_bytes") == 16384);
+    CHECK(pools.at("taken") == 310);
+    CHECK(pools.at("held") == 200);
+    CHECK(pools.at("held_bytes") == 200u * 16384);
+    REQUIRE(pools.at("sites").size() == 2);
+    CHECK(pools.at("sites")[0].at("taken") == 210);
+    CHECK(pools.at("sites")[0].at("held") == 195);
+    CHECK(pools.at("sites")[0].at("held_bytes") == 195u * 16384);
+    check_frames(pools.at("sites")[0].at("frames"));
+    CHECK(pools.at("sites")[0].at("without_frames").is_null());
+    CHECK(pools.at("sites")[1].at("frames") == json::array());
+    CHECK(pools.at("sites")[1].at("without_frames") == "no Python frame running: the interpreter starting");
+
     const json& drops = doc.at("drops");
     REQUIRE(drops.is_object());
     CHECK(drops.at("LIVE_MAP_FULL").at("count") == 12);
@@ -180,6 +194,7 @@ TEST_CASE("JSON: suspects is an empty array when nothing leaks; unknowns are nul
     CHECK(empty.at("intervals") == json::array());
     CHECK(empty.at("drops") == json::object());
     CHECK(empty.at("growth").is_null());
+    CHECK(empty.at("pools").is_null());
 }
 
 TEST_CASE("JSON survives text that is not valid UTF-8", "[report]") {
@@ -211,6 +226,11 @@ TEST_CASE("text report: suspect's file:line with its evidence, and drop remedies
     CHECK(text.find("(no Python frame running: the interpreter starting)") != std::string::npos);
     CHECK(text.find("~30.0 MiB (80%)\n       app/cache.py:42 in remember") != std::string::npos);
     CHECK(text.find("one fault in 64 sampled") != std::string::npos);
+    // Pools: held of taken by stack, the totals.
+    CHECK(text.find("PYMALLOC POOLS HELD") != std::string::npos);
+    CHECK(text.find("~3.0 MiB held: 195 of 210 pools taken here in use\n       app/cache.py:42 in remember") !=
+          std::string::npos);
+    CHECK(text.find("~3.1 MiB held in all; 200 of 310 pools of 16.0 KiB taken still in use") != std::string::npos);
 }
 
 TEST_CASE("text report says none when nothing leaks and nothing was dropped", "[report]") {

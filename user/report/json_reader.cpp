@@ -177,6 +177,15 @@ Growth growth_of(const Node& n) {
     return g;
 }
 
+Pools pools_of(const Node& n) {
+    Pools p{n["pool_bytes"].count(), n["taken"].count(), n["held"].count(), n["held_bytes"].count(), {}};
+    n["sites"].each([&](const Node& s) {
+        p.sites.push_back({frames_of(s["frames"]), s["taken"].count(), s["held"].count(), s["held_bytes"].count(),
+                           s.has("without_frames") ? s["without_frames"].string() : ""});
+    });
+    return p;
+}
+
 Gc gc_of(const Node& n) {
     Gc gc;
     gc.observed = n["observed"].boolean();
@@ -230,6 +239,7 @@ Report from_json(const json& doc) {
     n["intervals"].each([&](const Node& i) { r.intervals.push_back(interval_of(i)); });
     r.profile = profile_of(n["profile"]);
     if (n.has("growth")) r.growth = growth_of(n["growth"]);
+    if (n.has("pools")) r.pools = pools_of(n["pools"]);
     r.gc = gc_of(n["gc"]);
     n["drops"].each_member([&](const std::string& name, const Node& d) {
         r.drops.push_back({name, d["count"].count(), d["remedy"].string()});

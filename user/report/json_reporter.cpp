@@ -153,6 +153,18 @@ nlohmann::ordered_json to_json(const Report& report) {
                   {"sites", std::move(sites)}};
     }
 
+    json pools = nullptr;
+    if (report.pools) {
+        const Pools& p = *report.pools;
+        json sites = json::array();
+        for (const PoolSite& ps : p.sites)
+            sites.push_back({{"taken", ps.taken}, {"held", ps.held}, {"held_bytes", ps.held_bytes},
+                             {"frames", frames_json(ps.frames)},
+                             {"without_frames", ps.frames.empty() ? json(ps.without_frames) : json(nullptr)}});
+        pools = {{"pool_bytes", p.pool_bytes}, {"taken", p.taken}, {"held", p.held}, {"held_bytes", p.held_bytes},
+                 {"sites", std::move(sites)}};
+    }
+
     json drops = json::object();
     for (const Drop& d : report.drops) drops[d.name] = {{"count", d.count}, {"remedy", d.remedy}};
 
@@ -174,6 +186,7 @@ nlohmann::ordered_json to_json(const Report& report) {
         {"intervals", std::move(intervals)},
         {"profile", profile_json(report.profile)},
         {"growth", std::move(growth)},
+        {"pools", std::move(pools)},
         {"gc",
          {{"observed", report.gc.observed},
           {"enabled", report.gc.enabled},

@@ -161,6 +161,23 @@ struct Growth {
     bool operator==(const Growth&) const = default;
 };
 
+// pymalloc's growth by the stack that took each new pool (trace/pool_growth.h).
+struct PoolSite {
+    Stack frames;  // innermost first; empty when no Python frame was running
+    uint64_t taken = 0;       // pools taken since tracing started
+    uint64_t held = 0;        // of which still in use
+    uint64_t held_bytes = 0;  // held × pool_bytes
+    std::string without_frames;  // frames empty: what the thread was doing
+    bool operator==(const PoolSite&) const = default;
+};
+
+struct Pools {
+    uint64_t pool_bytes = 0;  // POOL_SIZE of this build
+    uint64_t taken = 0, held = 0, held_bytes = 0;
+    std::vector<PoolSite> sites;  // most held first
+    bool operator==(const Pools&) const = default;
+};
+
 struct Overhead {
     uint64_t probe_hits = 0;
     double estimated_cpu_s = 0;  // CPU time the probes are estimated to have cost the target
@@ -199,6 +216,7 @@ struct Report {
     std::vector<Interval> intervals;
     std::vector<ProfileStack> profile;  // most live bytes first
     std::optional<Growth> growth;  // unset when page faults are not sampled
+    std::optional<Pools> pools;    // unset where pool refills are not traced (3.8, stripped, free-threaded)
     Gc gc;
     std::vector<Drop> drops;
     Sampling sampling;

@@ -47,6 +47,15 @@ void write_frames(std::ostream& out, const Stack& frames, size_t limit, size_t m
     }
 }
 
+// A growth stack: its frames, or, with none, what its thread was doing.
+void write_growth_frames(std::ostream& out, const Stack& frames, const std::string& without,
+                         const TextOptions& options, const Painter& paint) {
+    if (frames.empty() && !without.empty())
+        fmt::print(out, "       {}\n", paint("(" + without + ")", kDim));
+    else
+        write_frames(out, frames, options.frames_per_site, options.max_path_chars, paint);
+}
+
 }  // namespace
 
 // Forked children named in the header; the rest are counted.
@@ -111,14 +120,32 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
             const GrowthSite& site = g.sites[i];
             fmt::print(out, "  {:>2}. ~{} ({:.0f}%)\n", i + 1, human_bytes(static_cast<double>(site.bytes)),
                        g.sampled_faults ? 100.0 * double(site.faults) / double(g.sampled_faults) : 0.0);
-            if (site.frames.empty() && !site.without_frames.empty())
-                fmt::print(out, "       {}\n", paint("(" + site.without_frames + ")", kDim));
-            else
-                write_frames(out, site.frames, options_.frames_per_site, options_.max_path_chars, paint);
+            write_growth_frames(out, site.frames, site.without_frames, options_, paint);
         }
         fmt::print(out, "  {}\n", paint(fmt::format("~{} in all; one fault in {} sampled ({} samples)",
                                                     human_bytes(static_cast<double>(g.bytes)), g.fault_period,
                                                     human_count(g.sampled_faults)),
+                                        kDim));
+    }
+
+    // pymalloc's growth, by the stack that took each new pool.
+    if (report.pools) {
+        const Pools& p = *report.pools;
+        fmt::print(out, "\n{}\n", paint("PYMALLOC POOLS HELD (small objects' net growth, by the stack that took "
+                                           "each new pool)", kHeading));
+        size_t shown = 0;
+        for (const PoolSite& site : p.sites) {
+            if (!site.held || shown == options_.max_growth_sites) break;
+            fmt::print(out, "  {:>2}. ~{} held: {} of {} pools taken here in use\n", ++shown,
+                       human_bytes(static_cast<double>(site.held_bytes)), human_count(site.held),
+                       human_count(site.taken));
+            write_growth_frames(out, site.frames, site.without_frames, options_, paint);
+        }
+        if (!shown) fmt::print(out, "  none held\n");
+        fmt::print(out, "  {}\n", paint(fmt::format("~{} held in all; {} of {} pools of {} taken still in use",
+                                                    human_bytes(static_cast<double>(p.held_bytes)),
+                                                    human_count(p.held), human_count(p.taken),
+                                                    human_bytes(static_cast<double>(p.pool_bytes))),
                                         kDim));
     }
 

@@ -10,8 +10,6 @@ namespace {
 
 constexpr uint64_t kMaxArenas = 1ull << 24;  // 16 Ti of 1 MiB arenas
 constexpr uint64_t kArenaChunk = 4096;       // table entries read at a time
-constexpr uint64_t kAlignmentShift = 4;      // size class i holds blocks of (i + 1) * 16 bytes
-constexpr uint32_t kMaxSizeClass = 63;       // 512-byte blocks at most
 
 // struct arena_object {uintptr_t address; block* pool_address; uint nfreepools,
 // ntotalpools; pool_header* freepools; arena_object *nextarena, *prevarena;}
@@ -21,15 +19,7 @@ struct ArenaObject {
     uint64_t freepools, nextarena, prevarena;
 };
 
-// struct pool_header {union {block*; uint count;} ref; block* freeblock;
-// pool_header *nextpool, *prevpool; uint arenaindex, szidx, nextoffset, maxnextoffset;}
-struct PoolHeader {
-    uint32_t count, pad;
-    uint64_t freeblock, nextpool, prevpool;
-    uint32_t arenaindex, szidx, nextoffset, maxnextoffset;
-};
-
-static_assert(sizeof(ArenaObject) == 48 && sizeof(PoolHeader) == 48);
+static_assert(sizeof(ArenaObject) == 48);
 
 // Bytes in use in one arena's carved pools (those below pool_address).
 std::optional<uint64_t> arena_used(const proc::MemoryReader& mem, const python::PyLayout& L,
@@ -42,9 +32,8 @@ std::optional<uint64_t> arena_used(const proc::MemoryReader& mem, const python::
         PoolHeader h;
         if (!mem.read(pool, &h, sizeof h)) return std::nullopt;
         if (h.count == 0) continue;  // an empty pool on the free list
-        const uint64_t block = (uint64_t(h.szidx) + 1) << kAlignmentShift;
-        if (h.szidx > kMaxSizeClass || h.count * block > pool_size) return std::nullopt;
-        used += h.count * block;
+        if (!h.plausible(pool_size)) return std::nullopt;
+        used += h.count * h.block_bytes();
     }
     return used;
 }

@@ -19,6 +19,20 @@ struct PymallocUsage {
     uint64_t free_bytes = 0;   // arena_bytes - used_bytes
 };
 
+// struct pool_header {union {block*; uint count;} ref; block* freeblock;
+// pool_header *nextpool, *prevpool; uint arenaindex, szidx, nextoffset, maxnextoffset;}
+// Pools are POOL_SIZE-aligned: a block's pool header is at its address rounded down.
+struct PoolHeader {
+    static constexpr uint32_t kMaxSizeClass = 63;  // 512-byte blocks at most
+    uint32_t count, pad;
+    uint64_t freeblock, nextpool, prevpool;
+    uint32_t arenaindex, szidx, nextoffset, maxnextoffset;
+    // Size class szidx holds blocks of (szidx + 1) * 16 bytes.
+    uint64_t block_bytes() const { return (uint64_t(szidx) + 1) << 4; }
+    bool plausible(uint64_t pool_size) const { return szidx <= kMaxSizeClass && count * block_bytes() <= pool_size; }
+};
+static_assert(sizeof(PoolHeader) == 48);
+
 // The arena table: struct arena_object[maxarenas].
 struct ArenaTable {
     uint64_t arenas = 0;

@@ -265,6 +265,15 @@ Placement place_in_function(uint64_t entry, std::span<const uint8_t> code, std::
     return entry_placement;
 }
 
+std::vector<uint64_t> direct_call_targets(uint64_t base, std::span<const uint8_t> code) {
+    Disassembler dis;
+    std::vector<uint64_t> targets;
+    for (uint64_t at = base; const cs_insn* insn = dis.at(base, code, at); at += insn->size)
+        if (insn->id == X86_INS_CALL)
+            if (auto target = branch_target(insn)) targets.push_back(*target);
+    return targets;
+}
+
 SiteScan find_new_reference_sites(uint64_t base, std::span<const uint8_t> code, uint64_t flag_vaddr,
                                   uint64_t got_vaddr, int64_t flag_field) {
     Disassembler dis;

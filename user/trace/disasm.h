@@ -35,6 +35,9 @@ struct Placement {
 Placement place_in_function(uint64_t entry_vaddr, std::span<const uint8_t> code,
                             std::span<const ls_reg> keep);
 
+// The targets of the direct calls in a function's code (mapped at base_vaddr).
+std::vector<uint64_t> direct_call_targets(uint64_t base_vaddr, std::span<const uint8_t> code);
+
 // An inlined copy of _Py_NewReference(op): the conditional branch on
 // _Py_tracemalloc_config.tracing, where `reg` still holds op.
 struct NewReferenceSite {

@@ -199,7 +199,50 @@ void plan_gc(const Binary& py, ProbePlan& plan) {
     }
 }
 
+// A stripped LTO build: its exported PyObject_Malloc inlines pymalloc's fast
+// path, whose one direct call to neither a PLT entry nor a named function is
+// the pool refill.
+std::optional<elf::Symbol> refill_called_from_malloc(const elf::ElfFile& elf) {
+    auto malloc = elf.symbol("PyObject_Malloc");
+    if (!malloc || !malloc->is_function || !malloc->size) return std::nullopt;
+    auto code = elf.read_vaddr(malloc->value, malloc->size);
+    if (!code) return std::nullopt;
+    auto in_plt = [&](uint64_t vaddr) {
+        for (const char* name : {".plt", ".plt.sec", ".plt.got"})
+            if (auto s = elf.section(name); s && s->vaddr <= vaddr && vaddr < s->vaddr + s->size) return true;
+        return false;
+    };
+    std::set<uint64_t> unnamed;
+    for (uint64_t target : direct_call_targets(malloc->value, *code)) {
+        const bool named = elf.find_symbol([&](const elf::Symbol& s) { return s.is_function && s.value == target; })
+                               .has_value();
+        if (!in_plt(target) && !named) unnamed.insert(target);
+    }
+    if (unnamed.size() != 1) return std::nullopt;
+    return elf::Symbol{"allocate_from_new_pool (the call in PyObject_Malloc)", *unnamed.begin(), 16, true};
+}
+
+// pymalloc takes a new pool when a size class's pools are full: growth, not
+// churn. allocate_from_new_pool is a function of its own from 3.9 (3.8 inlines
+// it); LTO builds rename it (.lto_priv.0), and stripped ones keep its name
+// only in their debug file.
+void plan_pool_refills(const Binary& py, ProbePlan& plan) {
+    auto refill = py.elf->function_or_clone("allocate_from_new_pool");
+    if (!refill) refill = refill_called_from_malloc(*py.elf);
+    if (auto probe = refill ? entry_probe(py, *refill, ProbeKind::PoolRefill) : std::nullopt) {
+        plan.probes.push_back(*probe);
+        plan.notes.push_back(fmt::format("pymalloc pools taken: return of {} at {:#x}", refill->name, refill->value));
+        return;
+    }
+    plan.notes.push_back("pymalloc pools taken: not traced (allocate_from_new_pool is neither in the symbol table "
+                         "nor found from PyObject_Malloc: 3.8 inlines it)");
+}
+
 }  // namespace
+
+bool is_return_probe(ProbeKind kind) {
+    return kind == ProbeKind::MallocReturn || kind == ProbeKind::GcExit || kind == ProbeKind::PoolRefill;
+}
 
 const char* probe_kind_name(ProbeKind kind) {
     switch (kind) {
@@ -213,6 +256,7 @@ const char* probe_kind_name(ProbeKind kind) {
     case ProbeKind::GcExit: return "gc-exit";
     case ProbeKind::UsdtGcStart: return "usdt-gc-start";
     case ProbeKind::UsdtGcDone: return "usdt-gc-done";
+    case ProbeKind::PoolRefill: return "pool-refill";
     }
     return "?";
 }
@@ -222,6 +266,7 @@ ProbePlan plan_probes(const Binary& python, const Binary& libc, bool free_thread
     plan_object_births(python, plan);
     plan_native(libc, plan);
     if (free_threaded) plan_pymem(python, plan);
+    else plan_pool_refills(python, plan);
     plan_gc(python, plan);
     return plan;
 }

@@ -23,7 +23,11 @@ enum class ProbeKind {
     GcExit,
     UsdtGcStart,   // python:gc__start / gc__done USDT probes (--with-dtrace builds)
     UsdtGcDone,
+    PoolRefill,    // return of pymalloc's allocate_from_new_pool (the pool's first block)
 };
+
+// Probes whose program runs when the probed function returns.
+bool is_return_probe(ProbeKind kind);
 
 const char* probe_kind_name(ProbeKind kind);
 

@@ -31,6 +31,7 @@
 #include "trace/heap.h"
 #include "trace/launch.h"
 #include "trace/lineage.h"
+#include "trace/pool_growth.h"
 #include "trace/probe_plan.h"
 #include "trace/session_lock.h"
 #include "trace/signals.h"
@@ -106,7 +107,8 @@ public:
           heap_(start_ns_, [this](uint64_t id, int32_t native_id) { return resolve(id, native_id); },
                 [this](uint64_t addr, uint64_t type) { return object_content_.fingerprint(addr, type); },
                 sizes_after_birth(), target_.layout),
-          governor_(governor_config(c)), lineage_(target_.interp.pid) {}
+          governor_(governor_config(c)), lineage_(target_.interp.pid),
+          pools_(uint64_t(std::max<int64_t>(target_.layout.pymalloc_pool_size, 0))) {}
 
     // Free-threaded builds size objects once they exist (ob_size is set after
     // birth). GIL builds keep the size read at birth: an object found larger
@@ -131,7 +133,11 @@ public:
         tc.max_live = c_.max_live;
         tc.fault_period = c_.fault_period;
         tc.multi_uprobe = !c_.per_probe_links;
-        tracer_ = std::make_unique<Tracer>(tc, plan_, [this](const ls_sample& s) { heap_.add(s); });
+        tracer_ = std::make_unique<Tracer>(tc, plan_, [this](const ls_sample& s) {
+            if (s.family != LS_POOL_REFILL) return heap_.add(s);
+            pools_.add(s);
+            named(s.stack_id);  // while its code objects are still there
+        });
         floor_ns_ = tracer_->measure_probe_floor_ns();
         if (c_.fault_period && !tracer_->samples_faults())
             std::cerr << "leakscope: warning: the kernel refused the page-fault event; memory growth is not reported\n";
@@ -209,8 +215,11 @@ private:
         ProgramCost p = tracer_->allocation_cost();
         uint64_t samples = 0;
         for (const auto& f : tracer_->family_counters()) samples += f.samples;
-        // Sampled faults trap nothing extra: only their programs' run time counts.
-        const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns + tracer_->fault_cost().run_ns)) / 1e9;
+        // Sampled faults trap nothing extra: only their programs' run time
+        // counts. A pool refill's return probe traps twice (entry and return).
+        const ProgramCost pool = tracer_->pool_refill_cost();
+        const double probe_s = (double(p.hits + 2 * pool.hits) * floor_ns_ +
+                                double(p.run_ns + pool.run_ns + tracer_->fault_cost().run_ns)) / 1e9;
         return CostReading{seconds_since_start(), probe_s,
                            std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
     }
@@ -265,6 +274,7 @@ private:
             }
             if (auto gc = read_gc_state(target_)) last_gc_ = gc;
             heap_.sweep(*tracer_, *target_.mem, t, full_collections());
+            pools_.sweep(*target_.mem);
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
             analysis::Snapshot snap = heap_.snapshot(t, full_collections(),
@@ -356,6 +366,7 @@ private:
         for (const auto& s : analysis.all_sites()) r.profile.push_back(report::make_profile_stack(s, frames_of(s.site)));
         r.intervals = report::make_intervals(analysis.intervals());
         r.growth = growth();
+        r.pools = pools();
 
         r.gc.observed = last_gc_.has_value();
         if (last_gc_) {
@@ -365,7 +376,7 @@ private:
             for (const auto& g : last_gc_->generations)
                 r.gc.generations.push_back({g.collections, g.collected, g.uncollectable});
         }
-        if (has_gc_probe()) {
+        if (has_probe(ProbeKind::GcEnter) || has_probe(ProbeKind::UsdtGcStart)) {
             GcPauses p = tracer_->gc_pauses();
             r.gc.pauses = report::GcPauses{p.collections, double(p.pause_ns) / 1e6, double(p.max_pause_ns) / 1e6};
         }
@@ -377,6 +388,10 @@ private:
                                "native stacks that stop before the interpreter: a binary without frame pointers "
                                "(most distribution builds, glibc) ends the walk; the innermost native frames and "
                                "all Python frames are shown"});
+        if (pools_.unfollowed())
+            r.drops.push_back({"POOL_REFILLS_UNFOLLOWED", pools_.unfollowed(),
+                               fmt::format("pools taken while {} were already followed: counted as taken, not as held",
+                                           PoolGrowth::kMaxFollowed)});
         if (shutdown_reading_s_ >= 0)
             r.drops.push_back({"READING_AT_EXIT", 1,
                                fmt::format("the reading at {:.1f} s held less than the one before and the target "
@@ -396,9 +411,7 @@ private:
         return r;
     }
 
-    // Each fault stack is named once, at the first report that sees it, while
-    // the target can still be read: at the report after it exits, its code
-    // objects are gone and every frame would read as an unreadable code object.
+    // Sampled page faults by Python stack.
     std::optional<report::Growth> growth() {
         if (!tracer_->samples_faults()) return std::nullopt;
         static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
@@ -407,22 +420,57 @@ private:
         auto sites = tracer_->fault_sites();
         for (const auto& [id, faults] : sites) {
             g.sampled_faults += faults;
-            if (!fault_frames_.contains(id)) fault_frames_.emplace(id, resolve(id));
+            named(id);
         }
         std::sort(sites.begin(), sites.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
         g.bytes = g.sampled_faults * g.fault_period * page;
         for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i) {
-            const auto& [frames, flags] = fault_frames_.at(sites[i].first);
-            const std::string without = frames.empty() ? without_frames(flags) : "";
+            const auto& [frames, without] = named(sites[i].first);
             g.sites.push_back({frames, sites[i].second, sites[i].second * g.fault_period * page, without});
         }
         return g;
     }
 
-    bool has_gc_probe() const {
-        for (const auto& p : plan_.probes)
-            if (p.kind == ProbeKind::GcEnter || p.kind == ProbeKind::UsdtGcStart) return true;
-        return false;
+    // Pools taken by Python stack (several stack ids can name one stack).
+    std::optional<report::Pools> pools() {
+        if (!has_probe(ProbeKind::PoolRefill) || !pools_.pool_bytes()) return std::nullopt;
+        report::Pools p;
+        p.pool_bytes = pools_.pool_bytes();
+        for (const auto& site : pools_.sites()) {
+            p.taken += site.taken;
+            p.held += site.held;
+            const auto& [frames, without] = named(site.stack_id);
+            auto same = std::find_if(p.sites.begin(), p.sites.end(), [&](const report::PoolSite& s) {
+                return s.frames == frames && s.without_frames == without;
+            });
+            if (same == p.sites.end()) same = p.sites.insert(p.sites.end(), {frames, 0, 0, 0, without});
+            same->taken += site.taken;
+            same->held += site.held;
+            same->held_bytes = same->held * p.pool_bytes;
+        }
+        p.held_bytes = p.held * p.pool_bytes;
+        std::stable_sort(p.sites.begin(), p.sites.end(),
+                         [](const auto& a, const auto& b) { return a.held > b.held; });
+        if (p.sites.size() > kGrowthSites) p.sites.resize(kGrowthSites);
+        return p;
+    }
+
+    // A growth stack's frames, or (none) what its thread was doing. Named
+    // once, when it arrives or at the first report that sees it, while the
+    // target can still be read: after it exits, every frame would read as an
+    // unreadable code object.
+    const std::pair<Stack, std::string>& named(uint64_t stack_id) {
+        auto it = named_stacks_.find(stack_id);
+        if (it == named_stacks_.end()) {
+            auto [frames, flags] = resolve(stack_id);
+            std::string without = frames.empty() ? without_frames(flags) : "";
+            it = named_stacks_.emplace(stack_id, std::pair{std::move(frames), std::move(without)}).first;
+        }
+        return it->second;
+    }
+
+    bool has_probe(ProbeKind kind) const {
+        return std::any_of(plan_.probes.begin(), plan_.probes.end(), [&](const Probe& p) { return p.kind == kind; });
     }
 
     const cli::Config& c_;
@@ -430,7 +478,7 @@ private:
     LaunchedCommand* command_;
     python::Symbolizer symbolizer_;
     native::NativeSymbolizer native_symbolizer_;
-    std::unordered_map<uint64_t, std::pair<Stack, uint32_t>> fault_frames_;  // by fault stack id
+    std::unordered_map<uint64_t, std::pair<Stack, std::string>> named_stacks_;  // growth stacks, by stack id
     uint64_t native_incomplete_ = 0;  // native stacks that did not reach the eval loop
     uint64_t start_ns_;
     double start_unix_s_;
@@ -438,6 +486,7 @@ private:
     HeapTracker heap_;
     Governor governor_;
     LineageWatch lineage_;
+    PoolGrowth pools_;
     uint64_t sample_bytes_ = c_.sample_bytes;
     double floor_ns_ = 0;
     double probe_cpu_s_ = 0;

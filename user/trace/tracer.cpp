@@ -69,6 +69,7 @@ bpf_program* program_for(leakscope_bpf* skel, ProbeKind kind) {
     case ProbeKind::GcExit: return skel->progs.ls_gc_exit;
     case ProbeKind::UsdtGcStart: return skel->progs.ls_usdt_gc_start;
     case ProbeKind::UsdtGcDone: return skel->progs.ls_usdt_gc_done;
+    case ProbeKind::PoolRefill: return skel->progs.ls_pool_refill;
     }
     return nullptr;
 }
@@ -178,7 +179,8 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
         // Every uprobe program; the USDT ones stay perf-event based (libbpf attaches them).
         for (auto kind : kAllocationKinds)
             bpf_program__set_expected_attach_type(program_for(skel_, kind), kAttachUprobeMulti);
-        for (auto* prog : {skel_->progs.ls_gc_enter, skel_->progs.ls_gc_exit, skel_->progs.ls_calibrate})
+        for (auto* prog : {skel_->progs.ls_gc_enter, skel_->progs.ls_gc_exit, skel_->progs.ls_pool_refill,
+                           skel_->progs.ls_calibrate})
             bpf_program__set_expected_attach_type(prog, kAttachUprobeMulti);
     }
     int err = leakscope_bpf__load(skel_);
@@ -199,8 +201,8 @@ int Tracer::attach_multi(ProbeKind kind, const std::string& binary, const std::v
         offsets.push_back(p->file_offset);
         cookies.push_back(p->cookie);
     }
-    const bool ret = kind == ProbeKind::MallocReturn || kind == ProbeKind::GcExit;
-    int fd = create_uprobe_multi_link(bpf_program__fd(prog), held_path(binary), offsets, cookies, pid, ret);
+    int fd = create_uprobe_multi_link(bpf_program__fd(prog), held_path(binary), offsets, cookies, pid,
+                                      is_return_probe(kind));
     if (fd == -ESRCH) throw Error(Errc::TargetExited, fmt::format("PID {} exited while probes were attached", pid));
     if (fd < 0)
         throw Error(Errc::AttachFailed, fmt::format("cannot attach {} {} probes in {}: {}", probes.size(),
@@ -260,6 +262,8 @@ ProgramCost Tracer::allocation_cost() const {
 }
 
 ProgramCost Tracer::fault_cost() const { return program_cost(skel_->progs.ls_page_fault); }
+
+ProgramCost Tracer::pool_refill_cost() const { return program_cost(skel_->progs.ls_pool_refill); }
 
 // A software event, counted in the fault path whether sampled or not: a
 // process that is not growing takes few faults and pays next to nothing.
@@ -377,7 +381,7 @@ bpf_link* Tracer::attach(const Probe& probe) {
         link = bpf_program__attach_usdt(prog, pid_, held_path(probe.binary).c_str(), "python", name, nullptr);
     } else {
         LIBBPF_OPTS(bpf_uprobe_opts, opts);
-        opts.retprobe = probe.kind == ProbeKind::MallocReturn || probe.kind == ProbeKind::GcExit;
+        opts.retprobe = is_return_probe(probe.kind);
         opts.bpf_cookie = probe.cookie;
         link = bpf_program__attach_uprobe_opts(prog, pid_, held_path(probe.binary).c_str(), probe.file_offset, &opts);
     }
