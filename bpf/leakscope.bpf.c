@@ -50,6 +50,8 @@ __u64 sample_mean = 0;
 
 /* &_PyRuntime in the target. */
 const volatile __u64 runtime_addr = 0;
+/* pymalloc's POOL_SIZE: pools are aligned to it. */
+const volatile __u64 pool_bytes = 0;
 
 __u64 next_seq = 0;
 
@@ -546,15 +548,21 @@ int ls_usdt_gc_done(struct pt_regs *ctx)
 }
 
 /* pymalloc took a new pool for a size class whose pools were all full: a
- * pool's worth of net growth, which churn below its high-water mark never
- * causes. The pool's first block, returned, is followed by user space. */
+ * pool's worth of growth of that class. User space follows the pool from the
+ * block returned, its first. */
 SEC("uretprobe")
 int BPF_KRETPROBE(ls_pool_refill, __u64 block)
 {
 	struct ls_sample s = {};
+	__u32 szidx = 0;
 
-	if (!is_target() || !block)
+	if (!is_target() || !block || !pool_bytes)
 		return 0;
+	if (ls_read(NULL, &szidx, sizeof(szidx), (block & ~(pool_bytes - 1)) + LS_POOL_HEADER_SZIDX)) {
+		count_error(LS_ERR_READ_FAILED);
+		return 0;
+	}
+	s.size = (szidx + 1) * 16; /* user space checks it is a size class */
 	s.addr = block;
 	s.seq = __sync_fetch_and_add(&next_seq, 1) + 1;
 	s.ts_ns = bpf_ktime_get_ns();

@@ -77,8 +77,11 @@ enum ls_family {
 	LS_FAMILY_COUNT,
 };
 /* ls_sample.family of a pymalloc pool refill: not an allocation family (no
- * live map, no totals); addr is the new pool's first block. */
+ * live map, no totals); addr is the new pool's first block, size the size
+ * class's block size, read from the pool's header. */
 #define LS_POOL_REFILL 2
+/* struct pool_header's szidx: after ref, freeblock, nextpool, prevpool, arenaindex. */
+#define LS_POOL_HEADER_SZIDX 36
 
 /* In GIL builds objects larger than this come from malloc and are counted by
  * the native family; free-threaded builds take every object from mimalloc. */

@@ -11,8 +11,9 @@ page-fault samples must still put the growing line first, and their estimate
 must be of the right size. Under `run`, whose last
 report comes after the target has exited, the growth stacks must still be
 named (from while it could be read), not shown as unreadable code objects.
-The pools the growing line took stay held; those the churning line took are
-freed again (3.8, which inlines the refill, has no pool view).
+The size class of the growing line's strings holds the pools it took; the
+churning line's class takes pools and empties them again (3.8, which inlines
+the refill, has no pool view).
 """
 
 import os
@@ -97,22 +98,22 @@ class GrowthTest(unittest.TestCase):
         return growth, top, report
 
     def check_pools(self, report, program):
-        """The pools the GROW line took are held, the CHURN line's freed."""
+        """The GROW line's size class holds its pools, the CHURN line's does not."""
         pools = report["pools"]
         if harness.version_tuple(harness.CONFIG.interpreter.version) < (3, 9):
             self.assertIsNone(pools, "3.8 inlines allocate_from_new_pool")
             return
         self.assertIsNotNone(pools, "pool refills were not traced")
-        top = pools["sites"][0]
-        leaf = harness.python_leaf(top)
-        self.assertTrue(leaf, pools["sites"][:3])
-        self.assertEqual((leaf["file"], leaf["line"]), ("<string>", line_of("GROW", program)), pools["sites"][:3])
+        taker = lambda c: (harness.python_leaf(c["taken_by"][0]) or {}).get("line") if c["taken_by"] else None
+        top = pools["classes"][0]
+        self.assertEqual(taker(top), line_of("GROW", program), pools["classes"][:3])
         self.assertEqual(top["held_bytes"], top["held"] * pools["pool_bytes"])
         self.assertGreater(top["held_bytes"], 10 << 20, top)
         self.assertGreaterEqual(top["held"], 0.9 * top["taken"], top)
-        churn = [s for s in pools["sites"] if (harness.python_leaf(s) or {}).get("line") == line_of("CHURN", program)]
-        for site in churn:
-            self.assertLessEqual(site["held"], 0.1 * site["taken"] + 2, site)
+        churn = [c for c in pools["classes"] if taker(c) == line_of("CHURN", program)]
+        self.assertTrue(churn, pools["classes"])
+        for c in churn:
+            self.assertLessEqual(c["held"], 0.1 * c["taken"] + 2, c)
 
     def test_growing_line_comes_first(self):
         growth, top, report = self.growth_of(TARGET)
@@ -127,9 +128,9 @@ class GrowthTest(unittest.TestCase):
                       if f["function"].startswith("<unreadable code object")]
         self.assertEqual(unreadable, [], growth["sites"])
         if report["pools"]:
-            unreadable = [f for site in report["pools"]["sites"] for f in site["frames"]
+            unreadable = [f for c in report["pools"]["classes"] for t in c["taken_by"] for f in t["frames"]
                           if f["function"].startswith("<unreadable code object")]
-            self.assertEqual(unreadable, [], report["pools"]["sites"])
+            self.assertEqual(unreadable, [], report["pools"]["classes"])
 
 
 if __name__ == "__main__":

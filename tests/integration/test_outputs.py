@@ -148,6 +148,7 @@ class OutputsTest(unittest.TestCase):
         self.assertIsNotNone(pools, "Debian's python3.11 has its pool refill traced")
         self.assertIn("%s of %s pools of 16.0 KiB taken still in use" % (format(pools["held"], ","),
                                                                        format(pools["taken"], ",")), dom)
+        self.assertIn("%d B" % pools["classes"][0]["block_bytes"], dom)
         harness.screenshot(self, self.files["html"], "test_outputs", "report.png")
 
     def test_report_command_writes_the_same_files(self):

@@ -149,14 +149,19 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(pools.at("taken") == 310);
     CHECK(pools.at("held") == 200);
     CHECK(pools.at("held_bytes") == 200u * 16384);
-    REQUIRE(pools.at("sites").size() == 2);
-    CHECK(pools.at("sites")[0].at("taken") == 210);
-    CHECK(pools.at("sites")[0].at("held") == 195);
-    CHECK(pools.at("sites")[0].at("held_bytes") == 195u * 16384);
-    check_frames(pools.at("sites")[0].at("frames"));
-    CHECK(pools.at("sites")[0].at("without_frames").is_null());
-    CHECK(pools.at("sites")[1].at("frames") == json::array());
-    CHECK(pools.at("sites")[1].at("without_frames") == "no Python frame running: the interpreter starting");
+    REQUIRE(pools.at("classes").size() == 2);
+    const json& c64 = pools.at("classes")[0];
+    CHECK(c64.at("block_bytes") == 64);
+    CHECK(c64.at("taken") == 210);
+    CHECK(c64.at("held") == 195);
+    CHECK(c64.at("held_bytes") == 195u * 16384);
+    REQUIRE(c64.at("taken_by").size() == 2);
+    CHECK(c64.at("taken_by")[0].at("taken") == 150);
+    check_frames(c64.at("taken_by")[0].at("frames"));
+    CHECK(c64.at("taken_by")[0].at("without_frames").is_null());
+    CHECK(c64.at("taken_by")[1].at("frames") == json::array());
+    CHECK(c64.at("taken_by")[1].at("without_frames") == "no Python frame running: the interpreter starting");
+    CHECK(pools.at("classes")[1].at("taken_by") == json::array());
 
     const json& drops = doc.at("drops");
     REQUIRE(drops.is_object());
@@ -226,10 +231,12 @@ TEST_CASE("text report: suspect's file:line with its evidence, and drop remedies
     CHECK(text.find("(no Python frame running: the interpreter starting)") != std::string::npos);
     CHECK(text.find("~30.0 MiB (80%)\n       app/cache.py:42 in remember") != std::string::npos);
     CHECK(text.find("one fault in 64 sampled") != std::string::npos);
-    // Pools: held of taken by stack, the totals.
+    // Pools: held of taken by class, where they were taken, the totals.
     CHECK(text.find("PYMALLOC POOLS HELD") != std::string::npos);
-    CHECK(text.find("~3.0 MiB held: 195 of 210 pools taken here in use\n       app/cache.py:42 in remember") !=
-          std::string::npos);
+    CHECK(text.find("64-byte blocks: ~3.0 MiB held, 195 of 210 pools taken still in use\n"
+                    "       150 taken at app/cache.py:42 in remember\n"
+                    "       60 taken at (no Python frame running: the interpreter starting)\n"
+                    "   2. 32-byte blocks") != std::string::npos);
     CHECK(text.find("~3.1 MiB held in all; 200 of 310 pools of 16.0 KiB taken still in use") != std::string::npos);
 }
 

@@ -179,9 +179,14 @@ Growth growth_of(const Node& n) {
 
 Pools pools_of(const Node& n) {
     Pools p{n["pool_bytes"].count(), n["taken"].count(), n["held"].count(), n["held_bytes"].count(), {}};
-    n["sites"].each([&](const Node& s) {
-        p.sites.push_back({frames_of(s["frames"]), s["taken"].count(), s["held"].count(), s["held_bytes"].count(),
-                           s.has("without_frames") ? s["without_frames"].string() : ""});
+    n["classes"].each([&](const Node& c) {
+        PoolClass pc{uint32_t(c["block_bytes"].count()), c["taken"].count(), c["held"].count(),
+                     c["held_bytes"].count(), {}};
+        c["taken_by"].each([&](const Node& t) {
+            pc.taken_by.push_back({frames_of(t["frames"]), t["taken"].count(),
+                                   t.has("without_frames") ? t["without_frames"].string() : ""});
+        });
+        p.classes.push_back(std::move(pc));
     });
     return p;
 }

@@ -156,13 +156,17 @@ nlohmann::ordered_json to_json(const Report& report) {
     json pools = nullptr;
     if (report.pools) {
         const Pools& p = *report.pools;
-        json sites = json::array();
-        for (const PoolSite& ps : p.sites)
-            sites.push_back({{"taken", ps.taken}, {"held", ps.held}, {"held_bytes", ps.held_bytes},
-                             {"frames", frames_json(ps.frames)},
-                             {"without_frames", ps.frames.empty() ? json(ps.without_frames) : json(nullptr)}});
+        json classes = json::array();
+        for (const PoolClass& c : p.classes) {
+            json taken_by = json::array();
+            for (const PoolTaker& t : c.taken_by)
+                taken_by.push_back({{"taken", t.taken}, {"frames", frames_json(t.frames)},
+                                    {"without_frames", t.frames.empty() ? json(t.without_frames) : json(nullptr)}});
+            classes.push_back({{"block_bytes", c.block_bytes}, {"taken", c.taken}, {"held", c.held},
+                               {"held_bytes", c.held_bytes}, {"taken_by", std::move(taken_by)}});
+        }
         pools = {{"pool_bytes", p.pool_bytes}, {"taken", p.taken}, {"held", p.held}, {"held_bytes", p.held_bytes},
-                 {"sites", std::move(sites)}};
+                 {"classes", std::move(classes)}};
     }
 
     json drops = json::object();

@@ -161,20 +161,29 @@ struct Growth {
     bool operator==(const Growth&) const = default;
 };
 
-// pymalloc's growth by the stack that took each new pool (trace/pool_growth.h).
-struct PoolSite {
+// pymalloc's growth by size class, from its pool refills (trace/pool_growth.h).
+struct PoolTaker {
     Stack frames;  // innermost first; empty when no Python frame was running
+    uint64_t taken = 0;
+    std::string without_frames;  // frames empty: what the thread was doing
+    bool operator==(const PoolTaker&) const = default;
+};
+
+struct PoolClass {
+    uint32_t block_bytes = 0;
     uint64_t taken = 0;       // pools taken since tracing started
     uint64_t held = 0;        // of which still in use
     uint64_t held_bytes = 0;  // held × pool_bytes
-    std::string without_frames;  // frames empty: what the thread was doing
-    bool operator==(const PoolSite&) const = default;
+    // The stacks that found the class full, most pools first: context, not
+    // what holds the pools (churn that shares the class takes most of them).
+    std::vector<PoolTaker> taken_by;
+    bool operator==(const PoolClass&) const = default;
 };
 
 struct Pools {
     uint64_t pool_bytes = 0;  // POOL_SIZE of this build
     uint64_t taken = 0, held = 0, held_bytes = 0;
-    std::vector<PoolSite> sites;  // most held first
+    std::vector<PoolClass> classes;  // most held first
     bool operator==(const Pools&) const = default;
 };
 

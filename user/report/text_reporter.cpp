@@ -128,21 +128,27 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
                                         kDim));
     }
 
-    // pymalloc's growth, by the stack that took each new pool.
+    // pymalloc's growth by size class, with the stacks that found each class full.
     if (report.pools) {
         const Pools& p = *report.pools;
-        fmt::print(out, "\n{}\n", paint("PYMALLOC POOLS HELD (small objects' net growth, by the stack that took "
-                                           "each new pool)", kHeading));
+        fmt::print(out, "\n{}\n", paint("PYMALLOC POOLS HELD (small objects' growth by size class, from pool "
+                                           "refills)", kHeading));
         size_t shown = 0;
-        for (const PoolSite& site : p.sites) {
-            if (!site.held || shown == options_.max_growth_sites) break;
-            fmt::print(out, "  {:>2}. ~{} held: {} of {} pools taken here in use\n", ++shown,
-                       human_bytes(static_cast<double>(site.held_bytes)), human_count(site.held),
-                       human_count(site.taken));
-            write_growth_frames(out, site.frames, site.without_frames, options_, paint);
+        for (const PoolClass& c : p.classes) {
+            if (!c.held || shown == options_.max_growth_sites) break;
+            fmt::print(out, "  {:>2}. {}-byte blocks: ~{} held, {} of {} pools taken still in use\n", ++shown,
+                       c.block_bytes, human_bytes(static_cast<double>(c.held_bytes)), human_count(c.held),
+                       human_count(c.taken));
+            for (const PoolTaker& t : c.taken_by) {
+                const std::string where = t.frames.empty() ? "(" + t.without_frames + ")"
+                                                           : frame_location(t.frames[0], options_.max_path_chars);
+                fmt::print(out, "       {}\n", paint(fmt::format("{} taken at {}", human_count(t.taken), where), kDim));
+            }
         }
         if (!shown) fmt::print(out, "  none held\n");
-        fmt::print(out, "  {}\n", paint(fmt::format("~{} held in all; {} of {} pools of {} taken still in use",
+        fmt::print(out, "  {}\n", paint(fmt::format("~{} held in all; {} of {} pools of {} taken still in use; "
+                                                    "\"taken at\": the allocation that found its class full, not "
+                                                    "what holds the pool",
                                                     human_bytes(static_cast<double>(p.held_bytes)),
                                                     human_count(p.held), human_count(p.taken),
                                                     human_bytes(static_cast<double>(p.pool_bytes))),

@@ -2,54 +2,55 @@
 #include "trace/pool_growth.h"
 
 #include <algorithm>
+#include <cstddef>
 
 #include "snapshot/pymalloc.h"
 
 namespace leakscope::trace {
 
+static_assert(offsetof(snapshot::PoolHeader, szidx) == LS_POOL_HEADER_SZIDX);
+
 void PoolGrowth::add(const ls_sample& refill) {
-    Site& site = sites_[refill.stack_id];
-    site.stack_id = refill.stack_id;
-    ++site.taken;
-    // A pool taken again at a followed address: the pool before it was freed.
-    if (auto it = followed_.find(refill.addr); it != followed_.end()) {
-        retire(it->second);
-        followed_.erase(it);
+    const uint32_t szidx = refill.size / 16 - 1;
+    if (refill.size % 16 || refill.size == 0 || szidx > snapshot::PoolHeader::kMaxSizeClass || !pool_bytes_) {
+        ++unfollowed_;
+        return;
     }
+    SizeClass& c = classes_[szidx];
+    c.block_bytes = refill.size;
+    ++c.taken;
+    ++c.taken_by[refill.stack_id];
+    const uint64_t pool = refill.addr & ~(pool_bytes_ - 1);
+    if (followed_.contains(pool)) retire(pool);  // emptied since the last sweep, taken again
     if (followed_.size() >= kMaxFollowed) {
         ++unfollowed_;
         return;
     }
-    followed_.emplace(refill.addr, Followed{refill.stack_id});
-    ++site.held;
+    followed_.emplace(pool, szidx);
+    ++c.held;
 }
 
-bool PoolGrowth::in_use(const proc::MemoryReader& mem, uint64_t block, Followed& f) const {
-    const uint64_t pool = block & ~(pool_bytes_ - 1);
-    snapshot::PoolHeader h;
-    auto first = mem.read_ptr(block);
-    if (!first || !mem.read(pool, &h, sizeof h) || h.count == 0 || !h.plausible(pool_bytes_)) return false;
-    if (f.szidx < 0) f.szidx = h.szidx;
-    if (h.szidx != uint64_t(f.szidx)) return false;
-    return *first != 0 && (*first < pool || *first >= pool + pool_bytes_);
+void PoolGrowth::retire(uint64_t pool) {
+    auto it = followed_.find(pool);
+    --classes_[it->second].held;
+    followed_.erase(it);
 }
 
 void PoolGrowth::sweep(const proc::MemoryReader& mem) {
-    for (auto it = followed_.begin(); it != followed_.end();) {
-        if (in_use(mem, it->first, it->second)) {
-            ++it;
-        } else {
-            retire(it->second);
-            it = followed_.erase(it);
-        }
+    std::vector<uint64_t> emptied;
+    for (const auto& [pool, szidx] : followed_) {
+        snapshot::PoolHeader h;
+        if (!mem.read(pool, &h, sizeof h) || h.count == 0 || h.szidx != szidx || !h.plausible(pool_bytes_))
+            emptied.push_back(pool);
     }
+    for (uint64_t pool : emptied) retire(pool);
 }
 
-std::vector<PoolGrowth::Site> PoolGrowth::sites() const {
-    std::vector<Site> out;
-    for (const auto& [id, site] : sites_) out.push_back(site);
-    std::sort(out.begin(), out.end(), [](const Site& a, const Site& b) {
-        return a.held != b.held ? a.held > b.held : a.taken != b.taken ? a.taken > b.taken : a.stack_id < b.stack_id;
+std::vector<PoolGrowth::SizeClass> PoolGrowth::classes() const {
+    std::vector<SizeClass> out;
+    for (const auto& [szidx, c] : classes_) out.push_back(c);
+    std::sort(out.begin(), out.end(), [](const SizeClass& a, const SizeClass& b) {
+        return a.held != b.held ? a.held > b.held : a.block_bytes < b.block_bytes;
     });
     return out;
 }

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Where pymalloc's memory grew, by the Python stack that took each new pool.
+// pymalloc's growth by size class, from its pool refills.
 //
 // pymalloc takes a new pool (POOL_SIZE bytes for one size class) only when
-// that class's pools are full: a refill is a pool's worth of net growth, and
-// churn below its high-water mark takes none. One probe hit per pool, not per
-// object: cheap enough to stay attached while the allocation probes are away.
+// all of that class's pools are full: one probe hit per pool, not per object,
+// cheap enough to stay attached while the allocation probes are away.
 //
-// Each refill is followed through the block it handed out, the new pool's
-// first: the pool counts as held by its stack while that block is in use. The
-// block is taken for freed once its first word is a free-list link (NULL or
-// an address in its own pool: pymalloc writes one over a freed block), its
-// pool is empty, serves another size class, or cannot be read.
+// Each pool taken is followed until it is empty again: it holds memory while
+// its header still counts blocks in use and names the same size class (an
+// emptied pool goes back to its arena and is only used again through another
+// refill, which replaces the one before at its address). So the pools held
+// are exactly the class's growth since tracing started.
+//
+// The stack that took a pool is the allocation that found the class full:
+// where a class's growth and churn mix, mostly the churn's, not the one
+// holding the pool. So pools are counted by class, and the stacks that took
+// them are context, not attribution.
 #pragma once
 
 #include <cstdint>
@@ -29,35 +33,34 @@ class PoolGrowth {
 public:
     explicit PoolGrowth(uint64_t pool_bytes) : pool_bytes_(pool_bytes) {}
 
+    // A refill (LS_POOL_REFILL sample); one whose size is not a size class's is
+    // counted as unfollowed.
     void add(const ls_sample& refill);
-    // Retires the refills whose first block has been freed.
+    // Retires the pools that are empty (or no longer this class's).
     void sweep(const proc::MemoryReader& mem);
 
-    struct Site {
-        uint64_t stack_id = 0;
-        uint64_t taken = 0;  // pools taken at this stack since tracing started
+    struct SizeClass {
+        uint32_t block_bytes = 0;
+        uint64_t taken = 0;  // pools taken since tracing started
         uint64_t held = 0;   // of which still in use
+        std::unordered_map<uint64_t, uint64_t> taken_by;  // pools taken, by stack id
     };
-    // Every stack that took pools, most held first.
-    std::vector<Site> sites() const;
+    // The classes that took pools, most held first.
+    std::vector<SizeClass> classes() const;
     uint64_t pool_bytes() const { return pool_bytes_; }
-    // Refills counted but not followed (more than kMaxFollowed held at once).
+    // Refills counted but not followed: more than kMaxFollowed held at once,
+    // or a size read from the target that is no size class's.
     uint64_t unfollowed() const { return unfollowed_; }
 
     static constexpr size_t kMaxFollowed = 1 << 16;
 
 private:
-    struct Followed {
-        uint64_t stack_id;
-        int64_t szidx = -1;  // the pool's size class, read at the first sweep
-    };
-    bool in_use(const proc::MemoryReader& mem, uint64_t block, Followed& f) const;
-    void retire(const Followed& f) { --sites_[f.stack_id].held; }
+    void retire(uint64_t pool);
 
     uint64_t pool_bytes_;
     uint64_t unfollowed_ = 0;
-    std::unordered_map<uint64_t, Followed> followed_;  // by block address
-    std::unordered_map<uint64_t, Site> sites_;         // by stack id
+    std::unordered_map<uint64_t, uint32_t> followed_;  // pool address -> size class
+    std::unordered_map<uint32_t, SizeClass> classes_;  // by size class index
 };
 
 }  // namespace leakscope::trace

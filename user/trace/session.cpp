@@ -71,8 +71,9 @@ constexpr double kStackWalkS = 10e-6;
 // How often the threads' current stacks are sampled (a few reads each).
 constexpr uint64_t kStackSampleNs = 250'000'000;
 
-// Stacks listed under memory growth.
+// Stacks listed under memory growth, and per pool size class.
 constexpr size_t kGrowthSites = 10;
+constexpr size_t kPoolTakers = 3;
 // Sampled live objects per suspect whose holders are looked up at the end.
 constexpr size_t kHeldBySamples = 64;
 
@@ -128,6 +129,7 @@ public:
         tc.offsets = target_.layout.bpf_offsets();
         tc.types = target_.layout.bpf_type_offsets();
         tc.runtime_addr = target_.interp.runtime_addr;
+        tc.pool_bytes = pools_.pool_bytes();
         tc.sample_bytes = c_.sample_bytes;
         tc.stack_storage = c_.stack_storage;
         tc.max_live = c_.max_live;
@@ -390,8 +392,9 @@ private:
                                "all Python frames are shown"});
         if (pools_.unfollowed())
             r.drops.push_back({"POOL_REFILLS_UNFOLLOWED", pools_.unfollowed(),
-                               fmt::format("pools taken while {} were already followed: counted as taken, not as held",
-                                           PoolGrowth::kMaxFollowed)});
+                               fmt::format("pool refills not followed: taken while {} pools were followed (counted "
+                                           "as taken, not as held), or with a size class read from the target "
+                                           "that is none (left out)", PoolGrowth::kMaxFollowed)});
         if (shutdown_reading_s_ >= 0)
             r.drops.push_back({"READING_AT_EXIT", 1,
                                fmt::format("the reading at {:.1f} s held less than the one before and the target "
@@ -431,27 +434,30 @@ private:
         return g;
     }
 
-    // Pools taken by Python stack (several stack ids can name one stack).
+    // Pools held by size class, each with the stacks that took most of its
+    // pools (several stack ids can name one stack).
     std::optional<report::Pools> pools() {
         if (!has_probe(ProbeKind::PoolRefill) || !pools_.pool_bytes()) return std::nullopt;
         report::Pools p;
         p.pool_bytes = pools_.pool_bytes();
-        for (const auto& site : pools_.sites()) {
-            p.taken += site.taken;
-            p.held += site.held;
-            const auto& [frames, without] = named(site.stack_id);
-            auto same = std::find_if(p.sites.begin(), p.sites.end(), [&](const report::PoolSite& s) {
-                return s.frames == frames && s.without_frames == without;
-            });
-            if (same == p.sites.end()) same = p.sites.insert(p.sites.end(), {frames, 0, 0, 0, without});
-            same->taken += site.taken;
-            same->held += site.held;
-            same->held_bytes = same->held * p.pool_bytes;
+        for (const auto& c : pools_.classes()) {
+            report::PoolClass pc{c.block_bytes, c.taken, c.held, c.held * p.pool_bytes, {}};
+            for (const auto& [stack_id, taken] : c.taken_by) {
+                const auto& [frames, without] = named(stack_id);
+                auto same = std::find_if(pc.taken_by.begin(), pc.taken_by.end(), [&](const report::PoolTaker& t) {
+                    return t.frames == frames && t.without_frames == without;
+                });
+                if (same == pc.taken_by.end()) same = pc.taken_by.insert(pc.taken_by.end(), {frames, 0, without});
+                same->taken += taken;
+            }
+            std::sort(pc.taken_by.begin(), pc.taken_by.end(),
+                      [](const auto& a, const auto& b) { return a.taken > b.taken; });
+            if (pc.taken_by.size() > kPoolTakers) pc.taken_by.resize(kPoolTakers);
+            p.taken += c.taken;
+            p.held += c.held;
+            p.classes.push_back(std::move(pc));
         }
         p.held_bytes = p.held * p.pool_bytes;
-        std::stable_sort(p.sites.begin(), p.sites.end(),
-                         [](const auto& a, const auto& b) { return a.held > b.held; });
-        if (p.sites.size() > kGrowthSites) p.sites.resize(kGrowthSites);
         return p;
     }
 

@@ -170,6 +170,7 @@ int Tracer::open_and_load(const TracerConfig& c, bool multi) {
     skel_->bss->py = c.offsets;
     skel_->rodata->types = c.types;
     skel_->rodata->runtime_addr = c.runtime_addr;
+    skel_->rodata->pool_bytes = c.pool_bytes;
     set_sample_bytes(c.sample_bytes);
     bpf_map__set_max_entries(skel_->maps.stacks, c.stack_storage);
     bpf_map__set_max_entries(skel_->maps.live_objects, c.max_live);

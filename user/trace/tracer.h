@@ -33,6 +33,7 @@ struct TracerConfig {
     ls_py_offsets offsets{};
     ls_type_offsets types{};
     uint64_t runtime_addr = 0;  // &_PyRuntime in the target
+    uint64_t pool_bytes = 0;    // pymalloc's POOL_SIZE (0: pool refills not traced)
     uint64_t sample_bytes = 16 * 1024;
     uint32_t stack_storage = 16384;
     uint32_t max_live = 262144;
