@@ -83,7 +83,8 @@ inline Report sample_report() {
     r.pools = Pools{16384, 310, 200, 200u * 16384,
                     {{64, 210, 195, 195u * 16384,
                       {{cache.frames, 150, ""}, {{}, 60, "no Python frame running: the interpreter starting"}}},
-                     {32, 100, 5, 5u * 16384, {}}}};
+                     {32, 100, 5, 5u * 16384, {}}},
+                    8.5};
     r.sampling = {65536, 123456};
     r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
     return r;

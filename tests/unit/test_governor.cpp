@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "trace/governor.h"
 
 using namespace leakscope::trace;
@@ -16,20 +18,23 @@ struct Simulation {
     double memory_rate = 0;  // bytes/s
     double cpu_rate = 1;     // share of a CPU the target uses for its own work
     double late_share = 0;   // share of a step's probe cost that is read only a step later
-    double t = 0, probe = 0, walk = 0, cpu = 0, memory = 100e6;
+    double pool_pct = 0;     // what refills of emptied pools cost while attached, percent of own work
+    double t = 0, probe = 0, walk = 0, cpu = 0, memory = 100e6, pool = 0;
     double on_time = 0, late = 0;
 
     void run(double seconds, double step = 0.1) {
         for (double end = t + seconds; t < end;) {
-            bool on = g.update({t, probe, walk, cpu, uint64_t(memory)});
+            bool on = g.update({t, probe, walk, cpu, uint64_t(memory), pool});  // all refills churn
             t += step;
-            const double own = step * cpu_rate / (on ? 1 + pct / 100 : 1);
+            const double pool_share = g.pool_refills() ? pool_pct / 100 : 0;
+            const double own = step * cpu_rate / ((on ? 1 + pct / 100 : 1) + pool_share);
             const double due = on ? own * pct / 100 : 0;
             const double cost = late + due * (1 - late_share);
             late = due * late_share;
-            probe += cost;
+            pool += own * pool_share;
+            probe += cost + own * pool_share;
             walk += cost * walk_share;
-            cpu += own + cost;
+            cpu += own + cost + own * pool_share;
             memory += memory_rate * step;
             on_time += on ? step : 0;
         }
@@ -154,4 +159,28 @@ TEST_CASE("a flat process is not escalated", "[governor]") {
     Simulation sim{g, 50, 0.1};
     sim.run(120);
     CHECK(g.budget_pct() == Approx(2));
+}
+
+TEST_CASE("pool refills stay attached while they cost under half the budget, else are detached for good",
+          "[governor]") {
+    struct Case {
+        double budget, pool_pct;
+        bool kept;
+    };
+    for (const Case c : {Case{10, 1, true}, Case{10, 4.9, true}, Case{10, 6, false}, Case{10, 40, false},
+                         Case{2, 0.5, true}, Case{2, 1.5, false}, Case{0, 40, true}}) {
+        INFO("budget " << c.budget << "%, refills cost " << c.pool_pct << "%");
+        Governor g({.budget_pct = c.budget, .escalate = false});
+        Simulation sim{g, 5, 0.1};
+        sim.pool_pct = c.pool_pct;
+        sim.run(5);
+        CHECK(g.pool_refills() == c.kept);
+        const bool noted = std::any_of(g.adjustments().begin(), g.adjustments().end(), [](const std::string& a) {
+            return a.find("pool refill probes detached") != std::string::npos;
+        });
+        CHECK(noted == !c.kept);
+        const double pool_then = sim.pool;
+        sim.run(5);
+        if (!c.kept) CHECK(sim.pool == pool_then);  // not attached again
+    }
 }

@@ -88,6 +88,8 @@ TEST_CASE("pools are counted by size class, most held first, with the stacks tha
     CHECK((classes[0].block_bytes == 64 && classes[0].taken == 5 && classes[0].held == 5));
     CHECK(classes[0].taken_by == std::unordered_map<uint64_t, uint64_t>{{1, 4}, {2, 1}});
     CHECK((classes[1].block_bytes == 32 && classes[1].taken == 8 && classes[1].held == 0));
+    CHECK(pools.taken() == 13);
+    CHECK(pools.retaken() == 7);  // the churning pool, emptied between takings
     CHECK(pools.unfollowed() == 0);
 }
 

@@ -162,6 +162,7 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(c64.at("taken_by")[1].at("frames") == json::array());
     CHECK(c64.at("taken_by")[1].at("without_frames") == "no Python frame running: the interpreter starting");
     CHECK(pools.at("classes")[1].at("taken_by") == json::array());
+    CHECK(pools.at("detached_s") == 8.5);
 
     const json& drops = doc.at("drops");
     REQUIRE(drops.is_object());
@@ -237,6 +238,7 @@ TEST_CASE("text report: suspect's file:line with its evidence, and drop remedies
                     "       150 taken at app/cache.py:42 in remember\n"
                     "       60 taken at (no Python frame running: the interpreter starting)\n"
                     "   2. 32-byte blocks") != std::string::npos);
+    CHECK(text.find("refill probes detached at 8.5 s: pools taken since are not counted") != std::string::npos);
     CHECK(text.find("~3.1 MiB held in all; 200 of 310 pools of 16.0 KiB taken still in use") != std::string::npos);
 }
 

@@ -188,6 +188,7 @@ Pools pools_of(const Node& n) {
         });
         p.classes.push_back(std::move(pc));
     });
+    if (n.has("detached_s")) p.detached_s = n["detached_s"].number();
     return p;
 }
 

@@ -166,7 +166,8 @@ nlohmann::ordered_json to_json(const Report& report) {
                                {"held_bytes", c.held_bytes}, {"taken_by", std::move(taken_by)}});
         }
         pools = {{"pool_bytes", p.pool_bytes}, {"taken", p.taken}, {"held", p.held}, {"held_bytes", p.held_bytes},
-                 {"classes", std::move(classes)}};
+                 {"classes", std::move(classes)},
+                 {"detached_s", p.detached_s ? json(rounded(*p.detached_s)) : json(nullptr)}};
     }
 
     json drops = json::object();

@@ -184,6 +184,9 @@ struct Pools {
     uint64_t pool_bytes = 0;  // POOL_SIZE of this build
     uint64_t taken = 0, held = 0, held_bytes = 0;
     std::vector<PoolClass> classes;  // most held first
+    // When the refill probes were detached (they cost over half the budget):
+    // pools taken after are not counted. Unset: attached throughout.
+    std::optional<double> detached_s;
     bool operator==(const Pools&) const = default;
 };
 

@@ -146,6 +146,9 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
             }
         }
         if (!shown) fmt::print(out, "  none held\n");
+        if (p.detached_s)
+            fmt::print(out, "  {}\n", paint(fmt::format("refill probes detached at {}: pools taken since are not "
+                                                        "counted", human_duration(*p.detached_s)), kDim));
         fmt::print(out, "  {}\n", paint(fmt::format("~{} held in all; {} of {} pools of {} taken still in use; "
                                                     "\"taken at\": the allocation that found its class full, not "
                                                     "what holds the pool",

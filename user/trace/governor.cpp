@@ -20,6 +20,9 @@ constexpr double kDetachTailS = 0.3;
 constexpr double kGrowthWindowS = 30;
 constexpr double kGrowthBytes = 4.0 * 1024 * 1024;
 constexpr double kGrowthFraction = 0.05;
+// The target's CPU time over which the pool refills' cost is judged.
+constexpr double kPoolJudgeCpuS = 0.1;
+
 // Below this share of a window's cost in stack walks, sampling gets denser;
 // four times the walks then stay under half of the cost, where it is thinned.
 constexpr double kDenserWalkShare = 0.1;
@@ -61,13 +64,14 @@ double Governor::duty_cycle() const {
 bool Governor::update(const CostReading& r) {
     if (!started_) {
         started_ = true;
-        first_ = last_ = window_start_ = r;
+        first_ = last_ = window_start_ = pool_start_ = r;
         phase_start_ = r.t_s;
         return on_;
     }
     account(r);
     last_ = r;
     watch_growth(r);
+    watch_pool_refills(r);
     if (budget_pct_ <= 0) return on_;
     if (on_ && r.t_s - phase_start_ >= window_) {
         end_window(r);
@@ -156,6 +160,23 @@ void Governor::start_window(const CostReading& r) {
     on_ = true;
     phase_start_ = r.t_s;
     window_start_ = r;
+}
+
+// A refill is one per pool of growth where memory grows, which bounds its
+// cost by the work of making a pool's worth of objects. But a target that
+// makes and drops whole pools' worth of objects at a time (a parsed document,
+// a batch) empties and refills pools thousands of times a second: when those
+// refills alone take over half the budget, the probes are detached, for good.
+void Governor::watch_pool_refills(const CostReading& r) {
+    if (!pool_refills_ || budget_pct_ <= 0) return;
+    const double cpu = r.target_cpu_s - pool_start_.target_cpu_s;
+    if (cpu < kPoolJudgeCpuS) return;
+    const double pct = percent(r.pool_churn_s - pool_start_.pool_churn_s, cpu);
+    pool_start_ = r;
+    if (pct <= budget_pct_ / 2) return;
+    pool_refills_ = false;
+    note(r.t_s, fmt::format("pool refill probes detached: refills of pools emptied and taken again (churn) cost "
+                            "{}, over half the budget {:.1f}%", cost_text(pct), budget_pct_));
 }
 
 void Governor::watch_growth(const CostReading& r) {

@@ -8,7 +8,7 @@
 // whenever it lands (hits while links are being removed included), so the
 // cost over the run stays within the budget. In continuous mode, a process
 // whose memory keeps growing gets a larger budget (escalation), said in the
-// report.
+// report. Pool refills stay attached unless churn makes them cost over half the budget.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,7 @@ struct CostReading {
     double walk_s = 0;         // of which: estimated time walking Python stacks (sampled hits)
     double target_cpu_s = 0;   // the target's CPU time (probe cost included)
     uint64_t memory_bytes = 0; // RSS
+    double pool_churn_s = 0;   // of probe_s: pool refills of pools emptied and taken again
 };
 
 class Governor {
@@ -47,6 +48,8 @@ public:
     void switched(const CostReading& reading);
 
     uint64_t sample_bytes() const { return sample_bytes_; }
+    // Whether the pool refill probes may stay attached; once false, for good.
+    bool pool_refills() const { return pool_refills_; }
     // Over the whole run; nullopt when the probes took kMaxShare or more of
     // the target's CPU time: then only "over 1/(1-kMaxShare) times slower" is known.
     std::optional<double> estimated_pct() const;
@@ -66,12 +69,15 @@ private:
     void end_window(const CostReading& r);
     void start_window(const CostReading& r);
     void watch_growth(const CostReading& r);
+    void watch_pool_refills(const CostReading& r);
 
     GovernorConfig config_;
     double budget_pct_;
     uint64_t sample_bytes_;
     bool on_ = true;
     bool escalated_ = false;
+    bool pool_refills_ = true;
+    CostReading pool_start_{};  // where the pool refills' cost is judged from
     double phase_start_ = 0;   // start of the current window or pause
     double window_;            // length of the next window
     double credit_ = 0;        // probe cost (s) the target may still be charged

@@ -16,12 +16,16 @@ void PoolGrowth::add(const ls_sample& refill) {
         ++unfollowed_;
         return;
     }
+    ++taken_;
     SizeClass& c = classes_[szidx];
     c.block_bytes = refill.size;
     ++c.taken;
     ++c.taken_by[refill.stack_id];
     const uint64_t pool = refill.addr & ~(pool_bytes_ - 1);
-    if (followed_.contains(pool)) retire(pool);  // emptied since the last sweep, taken again
+    if (followed_.contains(pool)) {  // emptied since the last sweep, taken again
+        retire(pool);
+        ++retaken_;
+    }
     if (followed_.size() >= kMaxFollowed) {
         ++unfollowed_;
         return;

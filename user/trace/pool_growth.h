@@ -51,6 +51,10 @@ public:
     // Refills counted but not followed: more than kMaxFollowed held at once,
     // or a size read from the target that is no size class's.
     uint64_t unfollowed() const { return unfollowed_; }
+    uint64_t taken() const { return taken_; }
+    // Of those, pools taken again at an address followed since they were
+    // last taken: emptied in between (churn).
+    uint64_t retaken() const { return retaken_; }
 
     static constexpr size_t kMaxFollowed = 1 << 16;
 
@@ -59,6 +63,7 @@ private:
 
     uint64_t pool_bytes_;
     uint64_t unfollowed_ = 0;
+    uint64_t taken_ = 0, retaken_ = 0;
     std::unordered_map<uint64_t, uint32_t> followed_;  // pool address -> size class
     std::unordered_map<uint32_t, SizeClass> classes_;  // by size class index
 };

@@ -186,6 +186,10 @@ private:
         auto r = cost_reading();
         if (!r) return;
         bool on = governor_.update(*r);
+        if (!governor_.pool_refills() && pools_detached_s_ < 0) {
+            tracer_->detach_pool_refills();
+            pools_detached_s_ = r->t_s;
+        }
         if (governor_.sample_bytes() != sample_bytes_) {
             sample_bytes_ = governor_.sample_bytes();
             tracer_->set_sample_bytes(sample_bytes_);
@@ -220,10 +224,13 @@ private:
         // Sampled faults trap nothing extra: only their programs' run time
         // counts. A pool refill's return probe traps twice (entry and return).
         const ProgramCost pool = tracer_->pool_refill_cost();
-        const double probe_s = (double(p.hits + 2 * pool.hits) * floor_ns_ +
-                                double(p.run_ns + pool.run_ns + tracer_->fault_cost().run_ns)) / 1e9;
-        return CostReading{seconds_since_start(), probe_s,
-                           std::min(probe_s, double(samples) * kStackWalkS), cost->cpu_s, cost->rss};
+        const double pool_s = (double(2 * pool.hits) * floor_ns_ + double(pool.run_ns)) / 1e9;
+        // Of which churn: the share of pools taken that had been emptied since they were last taken.
+        const double churn_s = pools_.taken() ? pool_s * double(pools_.retaken()) / double(pools_.taken()) : 0;
+        const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns + tracer_->fault_cost().run_ns)) / 1e9 +
+                               pool_s;
+        return CostReading{seconds_since_start(), probe_s, std::min(probe_s, double(samples) * kStackWalkS),
+                           cost->cpu_s, cost->rss, churn_s};
     }
 
     // Oldest-generation collections so far, from the last GC state read (0 before one).
@@ -458,6 +465,7 @@ private:
             p.classes.push_back(std::move(pc));
         }
         p.held_bytes = p.held * p.pool_bytes;
+        if (pools_detached_s_ >= 0) p.detached_s = pools_detached_s_;
         return p;
     }
 
@@ -493,6 +501,7 @@ private:
     Governor governor_;
     LineageWatch lineage_;
     PoolGrowth pools_;
+    double pools_detached_s_ = -1;  // when the governor found the pool refills too dear
     uint64_t sample_bytes_ = c_.sample_bytes;
     double floor_ns_ = 0;
     double probe_cpu_s_ = 0;

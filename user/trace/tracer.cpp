@@ -152,7 +152,8 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
             (is_allocation_probe(probe.kind) ? allocation_plan_ : always).push_back(probe);
         if (multi_) attach_grouped(always);
         else
-            for (const auto& probe : always) links_.push_back(attach(probe));
+            for (const auto& probe : always)
+                (probe.kind == ProbeKind::PoolRefill ? pool_perf_links_ : links_).push_back(attach(probe));
         if (c.fault_period) sample_page_faults(c.fault_period);
         set_allocation_probes(true);
         ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
@@ -219,7 +220,9 @@ void Tracer::attach_grouped(const std::vector<Probe>& probes) {
     }
     for (const auto& [key, group] : groups) {
         int fd = attach_multi(key.first, key.second, group, program_for(skel_, key.first), pid_);
-        (is_allocation_probe(key.first) ? allocation_links_ : multi_links_).push_back(fd);
+        (is_allocation_probe(key.first) ? allocation_links_
+         : key.first == ProbeKind::PoolRefill ? pool_links_
+                                              : multi_links_).push_back(fd);
         attached_ += group.size();
     }
 }
@@ -266,6 +269,12 @@ ProgramCost Tracer::fault_cost() const { return program_cost(skel_->progs.ls_pag
 
 ProgramCost Tracer::pool_refill_cost() const { return program_cost(skel_->progs.ls_pool_refill); }
 
+void Tracer::detach_pool_refills() {
+    attached_ -= pool_links_.size() + pool_perf_links_.size();
+    close_links(pool_links_);
+    destroy_links(pool_perf_links_);
+}
+
 // A software event, counted in the fault path whether sampled or not: a
 // process that is not growing takes few faults and pays next to nothing.
 // One counter per CPU, not per thread: a thread's own counter starts at zero,
@@ -304,13 +313,15 @@ std::vector<std::pair<uint64_t, uint64_t>> Tracer::fault_sites() const {
 }
 
 void Tracer::detach_all() {
-    multi_links_.insert(multi_links_.end(), allocation_links_.begin(), allocation_links_.end());
-    allocation_links_.clear();
+    for (auto* fds : {&allocation_links_, &pool_links_}) {
+        multi_links_.insert(multi_links_.end(), fds->begin(), fds->end());
+        fds->clear();
+    }
     close_links(multi_links_);
-    links_.insert(links_.end(), fault_links_.begin(), fault_links_.end());
-    links_.insert(links_.end(), allocation_perf_links_.begin(), allocation_perf_links_.end());
-    fault_links_.clear();
-    allocation_perf_links_.clear();
+    for (auto* links : {&fault_links_, &allocation_perf_links_, &pool_perf_links_}) {
+        links_.insert(links_.end(), links->begin(), links->end());
+        links->clear();
+    }
     destroy_links(links_);
 }
 

@@ -88,8 +88,10 @@ public:
     bool samples_faults() const { return !fault_links_.empty(); }
     ProgramCost fault_cost() const;
     std::vector<std::pair<uint64_t, uint64_t>> fault_sites() const;
-    // pymalloc pool refills (always attached where the build has them).
+    // pymalloc pool refills: attached from the start where the build has
+    // them; detaching them is for good.
     ProgramCost pool_refill_cost() const;
+    void detach_pool_refills();
     // What a hit of an empty program on an emulated instruction costs here, in ns.
     double measure_probe_floor_ns();
 
@@ -120,7 +122,9 @@ private:
     leakscope_bpf* skel_ = nullptr;
     std::vector<bpf_link*> links_;
     std::vector<bpf_link*> fault_links_;  // one page-fault perf event per CPU
-    std::vector<int> multi_links_;        // GC and pool refills (always on)
+    std::vector<int> multi_links_;        // GC (always on)
+    std::vector<int> pool_links_;         // pool refills
+    std::vector<bpf_link*> pool_perf_links_;  // the same, one perf event each, without multi-uprobe links
     std::vector<int> allocation_links_;   // allocation probes (duty-cycled)
     std::vector<bpf_link*> allocation_perf_links_;  // the same, one perf event each, without multi-uprobe links
     std::vector<Probe> allocation_plan_;
