@@ -14,6 +14,7 @@ cost per hit is (work lost) / hits, next to that floor.
 import argparse
 import io
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -162,7 +163,9 @@ def main():
                 lost_s = seconds * (1 - 1 / row["slowdown"]) if row["slowdown"] > 1 else 0
                 row["ns_per_hit"] = lost_s / hits * 1e9 if hits else 0
                 row["floor_ns"] = statistics.median(r["probe_floor_ns"] for r in reps)
-                row["estimated_pct"] = statistics.median(r["estimated_pct"] for r in reps)
+                # null: the probes took 99% or more of the target's CPU time (over 100x slower)
+                row["estimated_pct"] = statistics.median(math.inf if r["estimated_pct"] is None else r["estimated_pct"]
+                                                         for r in reps)
                 row["duty"] = statistics.median(r["duty_cycle"] for r in reps)
                 row["adjustments"] = reps[-1]["adjustments"]
             rows.append(row)
@@ -183,9 +186,10 @@ def main():
         if r["mode"] == "untraced":
             f.write("| %s | untraced | %.1f | 1.00 | | | | | |\n" % (r["workload"], r["throughput"]))
             continue
-        f.write("| %s | %s | %.1f | %.3f | %.0f | %.0f | %.0f | %.1f%% | %.0f%% |\n"
+        estimate = "over 100x" if math.isinf(r["estimated_pct"]) else "%.1f%%" % r["estimated_pct"]
+        f.write("| %s | %s | %.1f | %.3f | %.0f | %.0f | %.0f | %s | %.0f%% |\n"
                 % (r["workload"], r["mode"], r["throughput"], r["slowdown"], r["events_per_s"],
-                   r["ns_per_hit"], r["floor_ns"], r["estimated_pct"], 100 * r["duty"]))
+                   r["ns_per_hit"], r["floor_ns"], estimate, 100 * r["duty"]))
     f.write("\nWhat the budgeted runs changed (last round):\n\n")
     for r in rows:
         if r["mode"] != "untraced" and r["adjustments"]:
