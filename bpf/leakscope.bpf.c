@@ -564,10 +564,7 @@ int BPF_KRETPROBE(ls_pool_refill, __u64 block)
 	}
 	s.size = (szidx + 1) * 16; /* user space checks it is a size class */
 	s.addr = block;
-	s.seq = __sync_fetch_and_add(&next_seq, 1) + 1;
-	s.ts_ns = bpf_ktime_get_ns();
 	s.family = LS_POOL_REFILL;
-	s.tid = (__u32)bpf_get_current_pid_tgid();
 	s.native_stack_id = -1;
 	s.stack_id = capture_stack(&s.stack_flags);
 	if (bpf_ringbuf_output(&samples, &s, sizeof(s), 0))

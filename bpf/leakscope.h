@@ -77,8 +77,8 @@ enum ls_family {
 	LS_FAMILY_COUNT,
 };
 /* ls_sample.family of a pymalloc pool refill: not an allocation family (no
- * live map, no totals); addr is the new pool's first block, size the size
- * class's block size, read from the pool's header. */
+ * live map, no totals, no seq); addr is the new pool's first block, size the
+ * size class's block size, read from the pool's header, stack_id the stack. */
 #define LS_POOL_REFILL 2
 /* struct pool_header's szidx: after ref, freeblock, nextpool, prevpool, arenaindex. */
 #define LS_POOL_HEADER_SZIDX 36

@@ -184,7 +184,7 @@ struct Pools {
     uint64_t pool_bytes = 0;  // POOL_SIZE of this build
     uint64_t taken = 0, held = 0, held_bytes = 0;
     std::vector<PoolClass> classes;  // most held first
-    // When the refill probes were detached (they cost over half the budget):
+    // When the refill probes were detached (churn refills cost over half the budget):
     // pools taken after are not counted. Unset: attached throughout.
     std::optional<double> detached_s;
     bool operator==(const Pools&) const = default;
@@ -228,7 +228,7 @@ struct Report {
     std::vector<Interval> intervals;
     std::vector<ProfileStack> profile;  // most live bytes first
     std::optional<Growth> growth;  // unset when page faults are not sampled
-    std::optional<Pools> pools;    // unset where pool refills are not traced (3.8, stripped, free-threaded)
+    std::optional<Pools> pools;    // unset where pool refills are not traced (3.8, free-threaded, not found)
     Gc gc;
     std::vector<Drop> drops;
     Sampling sampling;

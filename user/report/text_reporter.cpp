@@ -47,15 +47,6 @@ void write_frames(std::ostream& out, const Stack& frames, size_t limit, size_t m
     }
 }
 
-// A growth stack: its frames, or, with none, what its thread was doing.
-void write_growth_frames(std::ostream& out, const Stack& frames, const std::string& without,
-                         const TextOptions& options, const Painter& paint) {
-    if (frames.empty() && !without.empty())
-        fmt::print(out, "       {}\n", paint("(" + without + ")", kDim));
-    else
-        write_frames(out, frames, options.frames_per_site, options.max_path_chars, paint);
-}
-
 }  // namespace
 
 // Forked children named in the header; the rest are counted.
@@ -120,7 +111,10 @@ void TextReporter::write(const Report& report, std::ostream& out) const {
             const GrowthSite& site = g.sites[i];
             fmt::print(out, "  {:>2}. ~{} ({:.0f}%)\n", i + 1, human_bytes(static_cast<double>(site.bytes)),
                        g.sampled_faults ? 100.0 * double(site.faults) / double(g.sampled_faults) : 0.0);
-            write_growth_frames(out, site.frames, site.without_frames, options_, paint);
+            if (site.frames.empty() && !site.without_frames.empty())
+                fmt::print(out, "       {}\n", paint("(" + site.without_frames + ")", kDim));
+            else
+                write_frames(out, site.frames, options_.frames_per_site, options_.max_path_chars, paint);
         }
         fmt::print(out, "  {}\n", paint(fmt::format("~{} in all; one fault in {} sampled ({} samples)",
                                                     human_bytes(static_cast<double>(g.bytes)), g.fault_period,
