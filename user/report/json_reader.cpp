@@ -178,7 +178,7 @@ Growth growth_of(const Node& n) {
 }
 
 Pools pools_of(const Node& n) {
-    Pools p{n["pool_bytes"].count(), n["taken"].count(), n["held"].count(), n["held_bytes"].count(), {}};
+    Pools p{n["pool_bytes"].count(), n["taken"].count(), n["held"].count(), n["held_bytes"].count(), {}, {}};
     n["classes"].each([&](const Node& c) {
         PoolClass pc{uint32_t(c["block_bytes"].count()), c["taken"].count(), c["held"].count(),
                      c["held_bytes"].count(), {}};
