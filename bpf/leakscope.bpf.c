@@ -113,10 +113,20 @@ struct {
 	__uint(value_size, LS_MAX_NATIVE_FRAMES * sizeof(__u64));
 } native_stacks SEC(".maps");
 
+#define RING_BYTES (1u << 22)
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, RING_BYTES);
 } samples SEC(".maps");
+
+/* Samples wake user space only once an eighth of the ring waits (it drains the
+ * ring on a timer otherwise): a wakeup is an interrupt on the target's CPU,
+ * outside the programs' measured run time. */
+static __always_inline __u64 ring_wakeup(void)
+{
+	return bpf_ringbuf_query(&samples, BPF_RB_AVAIL_DATA) >= RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP
+										 : BPF_RB_NO_WAKEUP;
+}
 
 /* Thread id -> PyThreadState*, revalidated on every use. */
 struct {
@@ -338,7 +348,7 @@ static __always_inline void record_sample(void *live, __u32 family, __u64 addr, 
 		count_error(LS_ERR_LIVE_MAP_FULL);
 		return;
 	}
-	if (bpf_ringbuf_output(&samples, &s, sizeof(s), 0)) {
+	if (bpf_ringbuf_output(&samples, &s, sizeof(s), ring_wakeup())) {
 		bpf_map_delete_elem(live, &addr);
 		count_error(LS_ERR_EVENT_RING_FULL);
 	}
@@ -567,7 +577,7 @@ int BPF_KRETPROBE(ls_pool_refill, __u64 block)
 	s.family = LS_POOL_REFILL;
 	s.native_stack_id = -1;
 	s.stack_id = capture_stack(&s.stack_flags);
-	if (bpf_ringbuf_output(&samples, &s, sizeof(s), 0))
+	if (bpf_ringbuf_output(&samples, &s, sizeof(s), ring_wakeup()))
 		count_error(LS_ERR_EVENT_RING_FULL);
 	return 0;
 }

@@ -159,7 +159,8 @@ public:
         uint64_t next_report = start_ns_ + interval_ns, next_stack_sample = start_ns_;
         bool target_gone = false;
         while (!stop_signal()) {
-            tracer_->poll(100);
+            // A window ends on time only if the governor reads often while it is open.
+            tracer_->poll(tracer_->allocation_probes() ? 20 : 100);
             govern();
             target_gone = command_ ? command_->exited() : !proc::process_running(target_.interp.pid);
             if (target_gone) break;

@@ -419,7 +419,10 @@ std::vector<uint64_t> Tracer::native_stack(int32_t id) const {
     return out;
 }
 
-void Tracer::poll(int timeout_ms) { ring_buffer__poll(ring_, timeout_ms); }
+void Tracer::poll(int timeout_ms) {
+    ring_buffer__poll(ring_, timeout_ms);
+    ring_buffer__consume(ring_);
+}
 
 std::optional<ls_stack> Tracer::stack(uint64_t stack_id) const {
     ls_stack st{};

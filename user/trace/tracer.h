@@ -67,7 +67,8 @@ public:
     Tracer(const Tracer&) = delete;
     Tracer& operator=(const Tracer&) = delete;
 
-    // Delivers pending samples to the handler; waits up to timeout_ms for one.
+    // Waits up to timeout_ms for the ring to fill (samples wake this only
+    // when an eighth of it waits), then delivers what is in it to the handler.
     void poll(int timeout_ms);
 
     std::optional<ls_stack> stack(uint64_t stack_id) const;
