@@ -108,7 +108,7 @@ class GrowthTest(unittest.TestCase):
         top = pools["classes"][0]
         self.assertEqual(taker(top), line_of("GROW", program), pools["classes"][:3])
         self.assertEqual(top["held_bytes"], top["held"] * pools["pool_bytes"])
-        # In continuous mode (2% budget) the churning line's refills may cost
+        # In continuous mode (1% budget) the churning line's refills may cost
         # over half of it: then the probes are detached, after a second at least.
         self.assertGreater(top["held_bytes"], (2 if pools["detached_s"] else 10) << 20, top)
         self.assertGreaterEqual(top["held"], 0.9 * top["taken"], top)

@@ -48,7 +48,7 @@ struct Config {
 // Overhead budgets when --max-overhead is not given: safe to point at a
 // production process (trace), cheap enough to leave on (continuous).
 constexpr double kTraceBudgetPct = 10;
-constexpr double kContinuousBudgetPct = 2;
+constexpr double kContinuousBudgetPct = 1;
 
 // The budget in force: --max-overhead, else the mode's; 0: none.
 double budget_pct(const Config& c);
