@@ -86,7 +86,7 @@ inline Report sample_report() {
                      {32, 100, 5, 5u * 16384, {}}},
                     8.5};
     r.sampling = {65536, 123456};
-    r.overhead = {40000, 0.5, 3.2, 2.0, 850, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
+    r.overhead = {40000, 0.5, 3.2, 2.0, 850, 2100, 0.25, {"sampling lowered to one stack per 32.0 KiB"}};
     return r;
 }
 

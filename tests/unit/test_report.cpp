@@ -177,6 +177,7 @@ TEST_CASE("JSON report follows the contract", "[report]") {
     CHECK(overhead.at("estimated_pct") == 3.2);
     CHECK(overhead.at("budget_pct") == 2.0);
     CHECK(overhead.at("probe_floor_ns") == 850);
+    CHECK(overhead.at("return_probe_floor_ns") == 2100);
     CHECK(overhead.at("duty_cycle") == 0.25);
     CHECK(overhead.at("adjustments") == json::array({"sampling lowered to one stack per 32.0 KiB"}));
 }

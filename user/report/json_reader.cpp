@@ -215,6 +215,7 @@ Overhead overhead_of(const Node& n) {
     o.estimated_pct = n.has("estimated_pct") ? std::optional(n["estimated_pct"].number()) : std::nullopt;
     if (n.has("budget_pct")) o.budget_pct = n["budget_pct"].number();
     o.probe_floor_ns = n["probe_floor_ns"].number();
+    o.return_probe_floor_ns = n["return_probe_floor_ns"].number();
     o.duty_cycle = n["duty_cycle"].number();
     n["adjustments"].each([&](const Node& a) { o.adjustments.push_back(a.string()); });
     return o;

@@ -211,6 +211,7 @@ nlohmann::ordered_json to_json(const Report& report) {
            report.overhead.estimated_pct ? json(rounded(*report.overhead.estimated_pct)) : json(nullptr)},
           {"budget_pct", report.overhead.budget_pct ? json(rounded(*report.overhead.budget_pct)) : json(nullptr)},
           {"probe_floor_ns", rounded(report.overhead.probe_floor_ns)},
+          {"return_probe_floor_ns", rounded(report.overhead.return_probe_floor_ns)},
           {"duty_cycle", rounded(report.overhead.duty_cycle)},
           {"adjustments", report.overhead.adjustments}}},
     };

@@ -198,6 +198,7 @@ struct Overhead {
     std::optional<double> estimated_pct = 0;
     std::optional<double> budget_pct;  // --max-overhead (or the continuous mode's default)
     double probe_floor_ns = 0;   // measured cost of an empty probe hit on this machine
+    double return_probe_floor_ns = 0;  // and of an empty return probe's (two traps and more)
     double duty_cycle = 1;       // share of the time allocation probes were attached
     std::vector<std::string> adjustments;  // what was reduced or escalated, and why
     bool operator==(const Overhead&) const = default;

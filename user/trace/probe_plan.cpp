@@ -271,11 +271,12 @@ ProbePlan plan_probes(const Binary& python, const Binary& libc, bool free_thread
     return plan;
 }
 
-std::string describe_plan(const ProbePlan& plan, double floor_ns) {
+std::string describe_plan(const ProbePlan& plan, const ProbeFloor& floor) {
     std::string out;
     for (const auto& n : plan.notes) out += "  " + n + "\n";
-    out += fmt::format("  measured here: an empty probe hit on an emulated instruction costs {:.0f} ns; "
-                       "single-stepped ones cost roughly 15 times more\n", floor_ns);
+    out += fmt::format("  measured here: an empty probe hit on an emulated instruction costs {:.0f} ns, an empty "
+                       "return probe's {:.0f} ns; single-stepped ones cost roughly 15 times more\n",
+                       floor.entry_ns, floor.return_ns);
     for (const auto& p : plan.probes)
         out += fmt::format("  {:<14} {:#x} {}  [{}]\n", probe_kind_name(p.kind), p.vaddr, p.where,
                            p.emulated ? "emulated" : "single-stepped");

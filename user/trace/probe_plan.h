@@ -57,8 +57,27 @@ struct Binary {
 // free_threaded: PyMem allocates from mimalloc, not from pymalloc and malloc.
 ProbePlan plan_probes(const Binary& python, const Binary& libc, bool free_threaded = false);
 
-// The plan for --verbose: its notes and one line per probe, indented.
-// floor_ns: the measured cost of an empty probe hit here.
-std::string describe_plan(const ProbePlan& plan, double floor_ns);
+// Hits and run time of a program (the kernel's run-time statistics).
+struct ProgramCost {
+    uint64_t hits = 0;
+    uint64_t return_hits = 0;  // of which return probes'
+    uint64_t run_ns = 0;
+};
+
+// What an empty probe hit costs on this machine: an entry probe's one trap,
+// and a return probe's (the trap at entry, the return address swapped, the
+// trap on return).
+struct ProbeFloor {
+    double entry_ns = 0, return_ns = 0;
+    // A return probe's hits cost return_ns each; the entry's trap is shared
+    // where an entry probe sits at the same address, so this errs high.
+    double cost_ns(const ProgramCost& c) const {
+        return double(c.hits - c.return_hits) * entry_ns + double(c.return_hits) * return_ns + double(c.run_ns);
+    }
+};
+
+// The plan for --verbose: its notes and one line per probe, indented;
+// floor: what empty probe hits cost here.
+std::string describe_plan(const ProbePlan& plan, const ProbeFloor& floor);
 
 }  // namespace leakscope::trace

@@ -140,13 +140,13 @@ public:
             pools_.add(s);
             named(s.stack_id);  // while its code objects are still there
         });
-        floor_ns_ = tracer_->measure_probe_floor_ns();
+        floor_ = tracer_->measure_probe_floors();
         if (c_.fault_period && !tracer_->samples_faults())
             std::cerr << "leakscope: warning: the kernel refused the page-fault event; memory growth is not reported\n";
         if (c_.verbose)
             std::cerr << fmt::format("probe plan for {} (CPython {}, layout: {}):\n{}", target_.interp.open_path,
                                      target_.interp.version.str(), target_.layout.source,
-                                     describe_plan(plan_, floor_ns_));
+                                     describe_plan(plan_, floor_));
         std::cerr << fmt::format("leakscope: tracing PID {} (CPython {}), {} probes attached; reports every {:g} s{}\n",
                                  target_.interp.pid, target_.interp.version.str(), tracer_->attached(), c_.interval_s,
                                  c_.duration_s > 0 ? fmt::format(" for {:g} s", c_.duration_s) : ", Ctrl-C to stop");
@@ -222,14 +222,13 @@ private:
         ProgramCost p = tracer_->allocation_cost();
         uint64_t samples = 0;
         for (const auto& f : tracer_->family_counters()) samples += f.samples;
-        // Sampled faults trap nothing extra: only their programs' run time
-        // counts. A pool refill's return probe traps twice (entry and return).
-        const ProgramCost pool = tracer_->pool_refill_cost();
-        const double pool_s = (double(2 * pool.hits) * floor_ns_ + double(pool.run_ns)) / 1e9;
+        // Sampled faults trap nothing extra: only their programs' run time counts.
+        ProgramCost pool = tracer_->pool_refill_cost();
+        pool.return_hits = pool.hits;
+        const double pool_s = floor_.cost_ns(pool) / 1e9;
         // Of which churn: the share of pools taken that had been emptied since they were last taken.
         const double churn_s = pools_.taken() ? pool_s * double(pools_.retaken()) / double(pools_.taken()) : 0;
-        const double probe_s = (double(p.hits) * floor_ns_ + double(p.run_ns + tracer_->fault_cost().run_ns)) / 1e9 +
-                               pool_s;
+        const double probe_s = (floor_.cost_ns(p) + double(tracer_->fault_cost().run_ns)) / 1e9 + pool_s;
         return CostReading{seconds_since_start(), probe_s, std::min(probe_s, double(samples) * kStackWalkS),
                            cost->cpu_s, cost->rss, churn_s};
     }
@@ -416,7 +415,8 @@ private:
         r.overhead.estimated_cpu_s = probe_cpu_s_;
         r.overhead.estimated_pct = governor_.estimated_pct();
         if (governor_.budget_pct() > 0) r.overhead.budget_pct = governor_.budget_pct();
-        r.overhead.probe_floor_ns = floor_ns_;
+        r.overhead.probe_floor_ns = floor_.entry_ns;
+        r.overhead.return_probe_floor_ns = floor_.return_ns;
         r.overhead.duty_cycle = governor_.duty_cycle();
         r.overhead.adjustments = governor_.adjustments();
         return r;
@@ -504,7 +504,7 @@ private:
     PoolGrowth pools_;
     double pools_detached_s_ = -1;  // when the governor found the pool refills too dear
     uint64_t sample_bytes_ = c_.sample_bytes;
-    double floor_ns_ = 0;
+    ProbeFloor floor_;
     double probe_cpu_s_ = 0;
     bool warned_ = false;
     analysis::LeakAnalyzer analyzer_;

@@ -117,7 +117,7 @@ ProgramCost program_cost(const bpf_program* prog) {
     bpf_prog_info info{};
     uint32_t len = sizeof info;
     if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0) return {};
-    return {info.run_cnt, info.run_time_ns};
+    return {info.run_cnt, 0, info.run_time_ns};
 }
 
 }  // namespace
@@ -260,6 +260,7 @@ ProgramCost Tracer::allocation_cost() const {
     for (auto kind : kAllocationKinds) {
         ProgramCost p = program_cost(program_for(skel_, kind));
         cost.hits += p.hits;
+        cost.return_hits += is_return_probe(kind) ? p.hits : 0;
         cost.run_ns += p.run_ns;
     }
     return cost;
@@ -345,15 +346,13 @@ std::string Tracer::held_path(const std::string& binary) const {
     return it == binary_fds_.end() ? binary : fmt::format("/proc/self/fd/{}", it->second);
 }
 
-double Tracer::measure_probe_floor_ns() {
+ProbeFloor Tracer::measure_probe_floors() {
     // The calibration point's file offset, from where it is mapped in this process.
     const auto addr = reinterpret_cast<uint64_t>(&leakscope_calibration_point);
     std::optional<proc::Mapping> self;
     for (const auto& m : proc::read_maps(getpid()))
         if (m.start <= addr && addr < m.end && m.is_file()) self = m;
-    if (!self) return 0;
-    Probe probe{ProbeKind::ObjectNew, proc::openable_path(getpid(), *self), 0, addr - self->start + self->offset, 0,
-                true, "leakscope_calibration_point"};
+    if (!self) return {};
 
     // The fastest of several rounds: what the hardware does, not what a busy VM did once.
     constexpr int kCalls = 5000, kRounds = 5;
@@ -368,21 +367,30 @@ double Tracer::measure_probe_floor_ns() {
     };
     const double plain = time_calls();
     // The probe is on leakscope itself; the target's pid_ is never touched.
-    int fd = -1;
-    bpf_link* link = nullptr;
-    if (multi_) {
-        std::vector<const Probe*> one{&probe};
-        fd = attach_multi(probe.kind, probe.binary, one, skel_->progs.ls_calibrate, getpid());
-    } else {
-        LIBBPF_OPTS(bpf_uprobe_opts, opts);
-        link = bpf_program__attach_uprobe_opts(skel_->progs.ls_calibrate, getpid(), probe.binary.c_str(),
-                                               probe.file_offset, &opts);
-    }
-    if (fd < 0 && !link) return 0;
-    const double probed = time_calls();
-    if (fd >= 0) close(fd);
-    if (link) bpf_link__destroy(link);
-    return std::max(0.0, (probed - plain) / kCalls);
+    auto probed_ns = [&](ProbeKind kind) {
+        Probe probe{kind, proc::openable_path(getpid(), *self), 0, addr - self->start + self->offset, 0, true,
+                    "leakscope_calibration_point"};
+        int fd = -1;
+        bpf_link* link = nullptr;
+        if (multi_) {
+            std::vector<const Probe*> one{&probe};
+            fd = attach_multi(probe.kind, probe.binary, one, skel_->progs.ls_calibrate, getpid());
+        } else {
+            LIBBPF_OPTS(bpf_uprobe_opts, opts);
+            opts.retprobe = is_return_probe(kind);
+            link = bpf_program__attach_uprobe_opts(skel_->progs.ls_calibrate, getpid(), probe.binary.c_str(),
+                                                   probe.file_offset, &opts);
+        }
+        if (fd < 0 && !link) return 0.0;
+        const double probed = time_calls();
+        if (fd >= 0) close(fd);
+        if (link) bpf_link__destroy(link);
+        return std::max(0.0, (probed - plain) / kCalls);
+    };
+    ProbeFloor floor;
+    floor.entry_ns = probed_ns(ProbeKind::ObjectNew);
+    floor.return_ns = std::max(probed_ns(ProbeKind::PoolRefill), floor.entry_ns);
+    return floor;
 }
 
 bpf_link* Tracer::attach(const Probe& probe) {

@@ -51,10 +51,6 @@ struct GcPauses {
 
 // What the allocation programs have cost so far: hits and time spent in BPF
 // (kernel run-time statistics), not counting the trap itself.
-struct ProgramCost {
-    uint64_t hits = 0, run_ns = 0;
-};
-
 class Tracer : public LiveMaps {
 public:
     using SampleHandler = std::function<void(const ls_sample&)>;
@@ -93,8 +89,8 @@ public:
     // them; detaching them is for good.
     ProgramCost pool_refill_cost() const;
     void detach_pool_refills();
-    // What a hit of an empty program on an emulated instruction costs here, in ns.
-    double measure_probe_floor_ns();
+    // What hits of an empty program on an emulated instruction cost here.
+    ProbeFloor measure_probe_floors();
 
     std::array<FamilyCounters, LS_FAMILY_COUNT> family_counters() const;
     // The BPF side's error counters (the LS_ERRORS vocabulary), each with its
