@@ -222,12 +222,10 @@ private:
         ProgramCost p = tracer_->allocation_cost();
         uint64_t samples = 0;
         for (const auto& f : tracer_->family_counters()) samples += f.samples;
-        // Sampled faults trap nothing extra: only their programs' run time counts.
-        ProgramCost pool = tracer_->pool_refill_cost();
-        pool.return_hits = pool.hits;
-        const double pool_s = floor_.cost_ns(pool) / 1e9;
+        const double pool_s = floor_.cost_ns(tracer_->pool_refill_cost()) / 1e9;
         // Of which churn: the share of pools taken that had been emptied since they were last taken.
         const double churn_s = pools_.taken() ? pool_s * double(pools_.retaken()) / double(pools_.taken()) : 0;
+        // Sampled faults trap nothing extra: only their programs' run time counts.
         const double probe_s = (floor_.cost_ns(p) + double(tracer_->fault_cost().run_ns)) / 1e9 + pool_s;
         return CostReading{seconds_since_start(), probe_s, std::min(probe_s, double(samples) * kStackWalkS),
                            cost->cpu_s, cost->rss, churn_s};

@@ -268,7 +268,11 @@ ProgramCost Tracer::allocation_cost() const {
 
 ProgramCost Tracer::fault_cost() const { return program_cost(skel_->progs.ls_page_fault); }
 
-ProgramCost Tracer::pool_refill_cost() const { return program_cost(skel_->progs.ls_pool_refill); }
+ProgramCost Tracer::pool_refill_cost() const {
+    ProgramCost cost = program_cost(skel_->progs.ls_pool_refill);
+    cost.return_hits = cost.hits;  // a return probe
+    return cost;
+}
 
 void Tracer::detach_pool_refills() {
     attached_ -= pool_links_.size() + pool_perf_links_.size();
