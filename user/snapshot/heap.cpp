@@ -19,6 +19,9 @@ constexpr size_t kMaxEdges = UINT32_MAX - 1;  // edge_begin is 32-bit
 constexpr uint64_t kMinObjectBytes = 16;
 constexpr uint64_t kStaticObjects = 1 << 16;
 constexpr size_t kKeptEdgeRoom = 1 << 16;
+// A list being edited as it is read may pass through a few freed objects; a
+// run of this many is not a list (it may loop through freed memory for ever).
+constexpr int kMaxStraysInARow = 64;
 
 class Reader {
 public:
@@ -68,7 +71,7 @@ private:
             return AddressIndex::kAbsent;
         }
         if (h_.nodes() >= s_.max_objects) {
-            ++h_.unreached_targets;
+            s_.ctx.problems.add(Problem::ObjectLimit);
             return AddressIndex::kAbsent;
         }
         const uint32_t node = static_cast<uint32_t>(h_.nodes());
@@ -90,9 +93,9 @@ private:
 
     void walk_gc_list(uint64_t head) {
         uint64_t gc = mem_.read_ptr(head).value_or(0) & kGcNextMask;
-        for (uint64_t steps = 0; gc != head; ++steps) {
-            if (!gc || steps >= s_.max_objects) {
-                s_.ctx.problems.add(Problem::BrokenGcList);
+        for (int strays = 0; gc != head;) {
+            if (!gc || strays >= kMaxStraysInARow || h_.nodes() >= s_.max_objects) {
+                s_.ctx.problems.add(h_.nodes() >= s_.max_objects ? Problem::ObjectLimit : Problem::BrokenGcList);
                 return;
             }
             const size_t before = h_.nodes();
@@ -101,6 +104,8 @@ private:
                 s_.ctx.problems.add(Problem::BrokenGcList);  // seen already: a cycle
                 return;
             }
+            // Every step adds an object or is a stray: the walk ends.
+            strays = node == AddressIndex::kAbsent ? strays + 1 : 0;
             auto next = mem_.read_ptr(gc);
             if (!next) {
                 s_.ctx.problems.add(Problem::BrokenGcList);

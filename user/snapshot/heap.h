@@ -34,7 +34,6 @@ struct Heap {
     BigVector<uint32_t> edges;
     std::vector<ThreadFrame> frames;
     uint64_t tracked = 0;         // objects found in the collector's lists
-    uint64_t unreached_targets = 0;  // edges to objects past the object cap
 
     size_t nodes() const { return addr.size(); }
 };

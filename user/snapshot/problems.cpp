@@ -11,6 +11,7 @@ std::string_view problem_name(Problem p) {
     case Problem::CorruptContainer: return "corrupt_container";
     case Problem::TruncatedContainer: return "truncated_container";
     case Problem::CollectionRunning: return "collection_running";
+    case Problem::ObjectLimit: return "object_limit";
     case Problem::Count: break;
     }
     return "?";

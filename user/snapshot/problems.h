@@ -16,6 +16,7 @@ enum class Problem : uint8_t {
     CorruptContainer,    // a length, table or header out of bounds
     TruncatedContainer,  // larger than leakscope reads
     CollectionRunning,   // the collector was running: objects it was moving are missed
+    ObjectLimit,         // objects past the most leakscope reads, not followed
     Count,
 };
 
