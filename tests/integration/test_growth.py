@@ -26,7 +26,11 @@ import harness  # noqa: E402
 
 # A thread per request, as socketserver's ThreadingMixIn does, all started
 # after leakscope attached: each keeps ~140 KiB (about 35 pages, under the
-# sampling period of 64), churns, and exits.
+# sampling period of 64), churns, and exits. The churn is made before the
+# growth and dropped after it: a page is faulted in by whatever touches it
+# first, and growth that reused pages the churn had just freed would leave
+# the next churn to fault in new ones (pools by class tell those apart, faults
+# cannot; docs/probes.md).
 TARGET = """
 import threading, time
 print('ready', flush=True)
@@ -34,9 +38,10 @@ time.sleep(3)
 cache = []
 
 def request():
+    churn = [str(j) * 3 for j in range(1000)]   # CHURN
     for i in range(1000):
         cache.append(('k%d' % i) * 20)   # GROW
-    churn = [str(j) * 3 for j in range(1000)]   # CHURN
+    del churn
 
 end = time.monotonic() + 14
 while time.monotonic() < end:

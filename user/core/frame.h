@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #pragma once
 
+#include <compare>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,7 @@ struct Frame {
     int line = -1;  // -1: the instruction has no line
     std::string function;
     bool native = false;  // a C frame: file is its module, line is -1
-    bool operator==(const Frame&) const = default;
+    auto operator<=>(const Frame&) const = default;
 };
 
 using Stack = std::vector<Frame>;  // innermost first

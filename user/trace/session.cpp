@@ -426,39 +426,26 @@ private:
         static const uint64_t page = uint64_t(sysconf(_SC_PAGESIZE));
         report::Growth g;
         g.fault_period = c_.fault_period;
-        auto sites = tracer_->fault_sites();
-        for (const auto& [id, faults] : sites) {
+        for (const auto& [stack, faults] : by_named_stack(tracer_->fault_sites())) {
             g.sampled_faults += faults;
-            named(id);
+            g.sites.push_back({stack->first, faults, faults * g.fault_period * page, stack->second});
         }
-        std::sort(sites.begin(), sites.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        if (g.sites.size() > kGrowthSites) g.sites.resize(kGrowthSites);
         g.bytes = g.sampled_faults * g.fault_period * page;
-        for (size_t i = 0; i < std::min<size_t>(sites.size(), kGrowthSites); ++i) {
-            const auto& [frames, without] = named(sites[i].first);
-            g.sites.push_back({frames, sites[i].second, sites[i].second * g.fault_period * page, without});
-        }
         return g;
     }
 
-    // Pools held by size class, each with the stacks that took most of its
-    // pools (several stack ids can name one stack).
+    // Pools held by size class, each with the stacks that took most of its pools.
     std::optional<report::Pools> pools() {
         if (!has_probe(ProbeKind::PoolRefill) || !pools_.pool_bytes()) return std::nullopt;
         report::Pools p;
         p.pool_bytes = pools_.pool_bytes();
         for (const auto& c : pools_.classes()) {
             report::PoolClass pc{c.block_bytes, c.taken, c.held, c.held * p.pool_bytes, {}};
-            for (const auto& [stack_id, taken] : c.taken_by) {
-                const auto& [frames, without] = named(stack_id);
-                auto same = std::find_if(pc.taken_by.begin(), pc.taken_by.end(), [&](const report::PoolTaker& t) {
-                    return t.frames == frames && t.without_frames == without;
-                });
-                if (same == pc.taken_by.end()) same = pc.taken_by.insert(pc.taken_by.end(), {frames, 0, without});
-                same->taken += taken;
+            for (const auto& [stack, taken] : by_named_stack(c.taken_by)) {
+                if (pc.taken_by.size() == kPoolTakers) break;
+                pc.taken_by.push_back({stack->first, taken, stack->second});
             }
-            std::sort(pc.taken_by.begin(), pc.taken_by.end(),
-                      [](const auto& a, const auto& b) { return a.taken > b.taken; });
-            if (pc.taken_by.size() > kPoolTakers) pc.taken_by.resize(kPoolTakers);
             p.taken += c.taken;
             p.held += c.held;
             p.classes.push_back(std::move(pc));
@@ -472,7 +459,20 @@ private:
     // once, when it arrives or at the first report that sees it, while the
     // target can still be read: after it exits, every frame would read as an
     // unreadable code object.
-    const std::pair<Stack, std::string>& named(uint64_t stack_id) {
+    using NamedStack = std::pair<Stack, std::string>;  // frames, or what the thread was doing without any
+    // Counts by stack id, summed by the stack they name (ids that differ only
+    // in where on a line the thread was name one stack), largest first.
+    template <typename Counts>
+    std::vector<std::pair<const NamedStack*, uint64_t>> by_named_stack(const Counts& counts) {
+        auto by_content = [](const NamedStack* a, const NamedStack* b) { return *a < *b; };
+        std::map<const NamedStack*, uint64_t, decltype(by_content)> summed(by_content);
+        for (const auto& [stack_id, n] : counts) summed[&named(stack_id)] += n;
+        std::vector<std::pair<const NamedStack*, uint64_t>> out(summed.begin(), summed.end());
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+        return out;
+    }
+
+    const NamedStack& named(uint64_t stack_id) {
         auto it = named_stacks_.find(stack_id);
         if (it == named_stacks_.end()) {
             auto [frames, flags] = resolve(stack_id);
