@@ -94,8 +94,12 @@ private:
     void walk_gc_list(uint64_t head) {
         uint64_t gc = mem_.read_ptr(head).value_or(0) & kGcNextMask;
         for (int strays = 0; gc != head;) {
-            if (!gc || strays >= kMaxStraysInARow || h_.nodes() >= s_.max_objects) {
-                s_.ctx.problems.add(h_.nodes() >= s_.max_objects ? Problem::ObjectLimit : Problem::BrokenGcList);
+            if (h_.nodes() >= s_.max_objects) {
+                s_.ctx.problems.add(Problem::ObjectLimit);
+                return;
+            }
+            if (!gc || strays >= kMaxStraysInARow) {
+                s_.ctx.problems.add(Problem::BrokenGcList);
                 return;
             }
             const size_t before = h_.nodes();

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <unordered_map>
 
@@ -455,13 +456,10 @@ private:
         return p;
     }
 
-    // A growth stack's frames, or (none) what its thread was doing. Named
-    // once, when it arrives or at the first report that sees it, while the
-    // target can still be read: after it exits, every frame would read as an
-    // unreadable code object.
     using NamedStack = std::pair<Stack, std::string>;  // frames, or what the thread was doing without any
     // Counts by stack id, summed by the stack they name (ids that differ only
-    // in where on a line the thread was name one stack), largest first.
+    // in where on a line the thread was name one stack), largest first. The
+    // pointers stay valid: named_stacks_ never moves its values.
     template <typename Counts>
     std::vector<std::pair<const NamedStack*, uint64_t>> by_named_stack(const Counts& counts) {
         auto by_content = [](const NamedStack* a, const NamedStack* b) { return *a < *b; };
@@ -472,6 +470,10 @@ private:
         return out;
     }
 
+    // A growth stack's frames, or (none) what its thread was doing. Named
+    // once, when it arrives or at the first report that sees it, while the
+    // target can still be read: after it exits, every frame would read as an
+    // unreadable code object.
     const NamedStack& named(uint64_t stack_id) {
         auto it = named_stacks_.find(stack_id);
         if (it == named_stacks_.end()) {
@@ -491,7 +493,7 @@ private:
     LaunchedCommand* command_;
     python::Symbolizer symbolizer_;
     native::NativeSymbolizer native_symbolizer_;
-    std::unordered_map<uint64_t, std::pair<Stack, std::string>> named_stacks_;  // growth stacks, by stack id
+    std::unordered_map<uint64_t, NamedStack> named_stacks_;  // growth stacks, by stack id
     uint64_t native_incomplete_ = 0;  // native stacks that did not reach the eval loop
     uint64_t start_ns_;
     double start_unix_s_;
