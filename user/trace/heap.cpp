@@ -71,7 +71,10 @@ void HeapTracker::add(const ls_sample& s) {
     tally(sample, totals.open_alloc, totals.alloc);
     // A newer sample at the same address replaces one whose death was not seen yet.
     LiveKey key{s.addr, family};
-    if (auto it = live_.find(key); it != live_.end()) retire(it->second);
+    if (auto it = live_.find(key); it != live_.end()) {
+        reborn(it->second, born_s);
+        retire(it->second);
+    }
     // Born while the probes were being removed, after its window was sealed:
     // sealed now, while it is most likely still itself.
     if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0)
@@ -111,8 +114,19 @@ void HeapTracker::tally(const Sample& s, Amount& open, Amount& closed) const {
         closed.add(s.weight * w.multiplier, s.size);
 }
 
+// A seasoned sample reborn in the open (or just closed) window: its
+// observation there is taken as half the window so far.
+void HeapTracker::reborn(const Sample& s, double now_s) {
+    if (!seasoned(s)) return;
+    const Window& w = windows_.back();
+    auto& totals = totals_[s.site];
+    totals.kills += 1;
+    totals.killed_observed_s += s.observed_s + std::max(0.0, (w.close_s < 0 ? now_s : w.close_s) - w.open_s) / 2;
+}
+
 void HeapTracker::probes_attached(double t_s) {
-    if (windows_.back().close_s >= 0) windows_.push_back({t_s, -1});
+    const Window& last = windows_.back();
+    if (last.close_s >= 0) windows_.push_back({t_s, -1, 1, last.observed_before + last.close_s - last.open_s});
 }
 
 void HeapTracker::seal_window(const proc::MemoryReader& mem) {
@@ -134,6 +148,8 @@ void HeapTracker::probes_detached(double t_s) {
     if (w.close_s >= 0) return;
     w.multiplier = multiplier(windows_.size() - 1, t_s);
     w.close_s = t_s;
+    for (auto& [key, s] : live_)
+        if (seasoned(s)) s.observed_s += t_s - w.open_s;
     for (auto& [id, totals] : totals_) {
         totals.alloc.add_scaled(totals.open_alloc, w.multiplier);
         totals.freed.add_scaled(totals.open_freed, w.multiplier);
@@ -146,6 +162,13 @@ size_t HeapTracker::window_at(double t_s) const {
     auto it = std::upper_bound(windows_.begin(), windows_.end(), t_s,
                                [](double t, const Window& w) { return t < w.open_s; });
     return it == windows_.begin() ? 0 : size_t(it - windows_.begin()) - 1;
+}
+
+// The time the probes were attached from the start until t_s.
+double HeapTracker::observed_until(double t_s) const {
+    const Window& w = windows_[window_at(t_s)];
+    const double end = w.close_s < 0 ? t_s : std::min(t_s, w.close_s);
+    return w.observed_before + std::max(0.0, end - w.open_s);
 }
 
 // span / window of window k; for the open window, as it stands at now_s.
@@ -180,7 +203,10 @@ void HeapTracker::sweep(LiveMaps& tracer, const proc::MemoryReader& mem, double 
             ++it;
             continue;
         }
-        if (seq && *seq == s.seq) tracer.forget(key.family, key.addr);
+        if (seq && *seq == s.seq)
+            tracer.forget(key.family, key.addr);
+        else
+            reborn(s, now_s);
         retire(s);
         it = live_.erase(it);
     }
@@ -217,10 +243,19 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
     double heap = 0;
     // Sums of the open window (zero when every window is closed), as it stands now.
     const double open_multiplier = multiplier(windows_.size() - 1, t_s);
+    const auto turnovers = fit_turnovers();
+    const double observed_now = observed_until(t_s);
+    std::unordered_map<analysis::SiteId, Amount> unseen_deaths;
     for (const auto& [key, s] : live_) {
         auto& r = readings[s.site];
         r.site = s.site;
-        const double weight = s.weight * multiplier(s.window, t_s);
+        double weight = s.weight * multiplier(s.window, t_s);
+        if (auto it = turnovers.find(s.site); it != turnovers.end()) {
+            const double unobserved = (t_s - s.born_s) - (observed_now - observed_until(s.born_s));
+            const double alive = it->second.alive(s.observed_s, std::max(0.0, unobserved));
+            unseen_deaths[s.site].add(weight * (1 - alive), s.size);
+            weight *= alive;
+        }
         r.live_bytes += weight * s.size;
         r.live_objects += weight;
         if (s.born_s < last_full_gc_s_) r.survived_full_gc_bytes += weight * s.size;
@@ -241,6 +276,7 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
         Amount alloc = totals.alloc, freed = totals.freed;
         alloc.add_scaled(totals.open_alloc, open_multiplier);
         freed.add_scaled(totals.open_freed, open_multiplier);
+        if (auto it = unseen_deaths.find(id); it != unseen_deaths.end()) freed.add_scaled(it->second, 1);
         r.alloc_bytes = alloc.bytes;
         r.alloc_objects = alloc.objects;
         r.freed_bytes = freed.bytes;
@@ -255,6 +291,22 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
     stack_samples_ = 0;
     for (auto& [id, r] : readings) snap.sites.push_back(r);
     return snap;
+}
+
+// Only sites with a seasoned sample reborn have deaths to estimate.
+std::unordered_map<analysis::SiteId, Turnover> HeapTracker::fit_turnovers() const {
+    std::unordered_map<analysis::SiteId, std::vector<double>> survivors;
+    for (const auto& [id, totals] : totals_)
+        if (totals.kills > 0) survivors[id];
+    for (const auto& [key, s] : live_)
+        if (auto it = survivors.find(s.site); it != survivors.end() && s.observed_s > 0)
+            it->second.push_back(s.observed_s);
+    std::unordered_map<analysis::SiteId, Turnover> fitted;
+    for (auto& [id, observed] : survivors) {
+        const auto& totals = totals_.at(id);
+        fitted[id] = fit_turnover(totals.kills, totals.killed_observed_s, observed);
+    }
+    return fitted;
 }
 
 // The nearest site whose Python stack is an outer part of this one's: the

@@ -12,6 +12,8 @@
 // previous window closed, not only of the window: its weight is multiplied
 // by span / window (births assumed steady over the span), so live and
 // allocated bytes are estimates of the process's, whatever the duty cycle.
+// Deaths while the probes are away that leave an object of the same kind at
+// the address are estimated from the rebirths seen in windows (turnover.h).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +28,7 @@
 #include "core/frame.h"
 #include "proc/memory.h"
 #include "python/layout.h"
+#include "trace/turnover.h"
 
 extern "C" {
 #include "leakscope.h"
@@ -108,6 +111,7 @@ private:
         size_t window;  // index into windows_
         std::optional<uint64_t> content;  // set when its window was sealed; then `type` is checked too
         bool sized = true;  // false: its size is read again at the next sweep
+        double observed_s = 0;  // in windows since it was seasoned (turnover.h), without a rebirth
     };
     struct Amount {
         double bytes = 0, objects = 0;
@@ -120,10 +124,12 @@ private:
     // known only once the window closes.
     struct SiteTotals {
         Amount alloc, freed, open_alloc, open_freed;
+        double kills = 0, killed_observed_s = 0;  // seasoned samples reborn in windows, and their observation
     };
     struct Window {
-        double open_s, close_s;  // close_s < 0: still open
-        double multiplier = 1;   // span / window, once closed
+        double open_s, close_s;      // close_s < 0: still open
+        double multiplier = 1;       // span / window, once closed
+        double observed_before = 0;  // time the probes were attached before it opened
     };
     struct LiveKey {
         uint64_t addr;
@@ -140,6 +146,10 @@ private:
     size_t window_at(double t_s) const;
     double multiplier(size_t window, double now_s) const;
     void retire(const Sample& s);
+    bool seasoned(const Sample& s) const { return s.window + 2 < windows_.size(); }
+    void reborn(const Sample& s, double now_s);
+    double observed_until(double t_s) const;
+    std::unordered_map<analysis::SiteId, Turnover> fit_turnovers() const;
     void resize(Sample& s, uint64_t size);
     void tally(const Sample& s, Amount& open, Amount& closed) const;
 
