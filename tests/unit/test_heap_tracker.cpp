@@ -87,24 +87,29 @@ TEST_CASE("a sample born in a tracing window stands for the whole span since the
     // Attached again from 9 s to 10 s: the span since the last window is 9 s.
     heap.probes_attached(9.0);
     born(0x2000, 9.5);
-    SECTION("the open window is scaled as it stands") {
+    SECTION("the open window's births are scaled as they stand; its live samples count for themselves") {
         const auto snap = heap.snapshot(10.0, 0, 0, 0);
         REQUIRE(snap.sites.size() == 1);
-        CHECK(snap.sites[0].live_objects == Approx(1 + 9));
         CHECK(snap.sites[0].alloc_bytes == Approx(100 * (1 + 9)));
+        CHECK(snap.sites[0].live_objects == Approx(1 + 1));
     }
-    SECTION("a closed window keeps its multiplier, also for a sample delivered late") {
+    SECTION("a closed window keeps its multiplier, also for a sample delivered late; live, once the next opens") {
         heap.probes_detached(10.0);
         born(0x3000, 9.9);
-        const auto snap = heap.snapshot(20.0, 0, 0, 0);
+        auto snap = heap.snapshot(20.0, 0, 0, 0);
         REQUIRE(snap.sites.size() == 1);
-        CHECK(snap.sites[0].live_objects == Approx(1 + 9 + 9));
         CHECK(snap.sites[0].alloc_objects == Approx(1 + 9 + 9));
         CHECK(snap.sites[0].freed_objects == Approx(0));
+        CHECK(snap.sites[0].live_objects == Approx(1 + 1 + 1));
+        heap.probes_attached(20.0);
+        snap = heap.snapshot(20.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK(snap.sites[0].live_objects == Approx(1 + 9 + 9));
     }
     SECTION("a death is retired with the weight of its birth") {
         born(0x1000, 9.6);  // a newer birth at the first sample's address: it died unseen
         heap.probes_detached(10.0);
+        heap.probes_attached(20.0);
         const auto snap = heap.snapshot(20.0, 0, 0, 0);
         REQUIRE(snap.sites.size() == 1);
         CHECK(snap.sites[0].freed_objects == Approx(1));

@@ -142,12 +142,12 @@ std::map<uint64_t, double> cache_and_leak(double seconds) {
 TEST_CASE("a cache refilling its own addresses while the probes are away is not taken for a leak", "[turnover]") {
     // Followed as it looks, the cache would grow towards 10x its size (each
     // window's samples stand for 10 s and die only where a window sees it):
-    // 1,595 objects at 205 s and 2,233 at 405 s.
+    // 1,541 objects at 205 s and 2,125 at 405 s.
     const auto at_200 = cache_and_leak(205);
     const auto at_400 = cache_and_leak(405);
     CHECK(at_200.at(33) == Approx(300).epsilon(0.4));
     CHECK(at_400.at(33) == Approx(300).epsilon(0.4));
-    CHECK(std::abs(at_400.at(33) - at_200.at(33)) < 0.15 * 300);
+    CHECK(std::abs(at_400.at(33) - at_200.at(33)) < 0.2 * 300);
     // The leak keeps every sample: 2 a second.
     CHECK(at_200.at(7) == Approx(2 * 205).epsilon(0.1));
     CHECK(at_400.at(7) == Approx(2 * 405).epsilon(0.1));

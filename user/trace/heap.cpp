@@ -179,6 +179,15 @@ double HeapTracker::multiplier(size_t k, double now_s) const {
     return span_multiplier(now_s - span_start, now_s - w.open_s);
 }
 
+// A window's samples stand for the births of the pause before it once a
+// later window has opened: those of objects that live a few seconds die in
+// the pause after, so counted at once they would show a cohort as large as
+// the pause while it is fresh and a small one later, and where a reading
+// falls in the cycle would show as growth. Until then, for their own births.
+double HeapTracker::live_multiplier(size_t k) const {
+    return k + 1 < windows_.size() ? windows_[k].multiplier : 1.0;
+}
+
 // Whether the memory still holds the sampled object (native blocks: always,
 // unless a sealed one held an object).
 bool HeapTracker::still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const {
@@ -249,7 +258,7 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
     for (const auto& [key, s] : live_) {
         auto& r = readings[s.site];
         r.site = s.site;
-        double weight = s.weight * multiplier(s.window, t_s);
+        double weight = s.weight * live_multiplier(s.window);
         if (auto it = turnovers.find(s.site); it != turnovers.end()) {
             const double unobserved = (t_s - s.born_s) - (observed_now - observed_until(s.born_s));
             const double alive = it->second.alive(s.observed_s, std::max(0.0, unobserved));

@@ -12,6 +12,7 @@
 // previous window closed, not only of the window: its weight is multiplied
 // by span / window (births assumed steady over the span), so live and
 // allocated bytes are estimates of the process's, whatever the duty cycle.
+// Its live bytes count so once the next window has opened (live_multiplier).
 // Deaths while the probes are away that leave an object of the same kind at
 // the address are estimated from the rebirths seen in windows (turnover.h).
 #pragma once
@@ -145,6 +146,7 @@ private:
     bool still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const;
     size_t window_at(double t_s) const;
     double multiplier(size_t window, double now_s) const;
+    double live_multiplier(size_t window) const;
     void retire(const Sample& s);
     bool seasoned(const Sample& s) const { return s.window + 2 < windows_.size(); }
     void reborn(const Sample& s, double now_s);

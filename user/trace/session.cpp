@@ -198,15 +198,9 @@ private:
         }
         if (on != tracer_->allocation_probes()) {
             // The window spans from before its breakpoints are in until after they are out.
-            if (on) {
-                if (cycling_) keep_window_reading(read_heap(seconds_since_start()));
-                heap_.probes_attached(seconds_since_start());
-            }
+            if (on) heap_.probes_attached(seconds_since_start());
             tracer_->set_allocation_probes(on);
-            if (!on) {
-                close_window(seconds_since_start());
-                cycling_ = detached_since_report_ = true;
-            }
+            if (!on) close_window(seconds_since_start());
             if (auto after = cost_reading()) governor_.switched(*after);
         }
         const auto estimate = governor_.estimated_pct();
@@ -278,41 +272,6 @@ private:
         return {std::move(merged.frames), flags};
     }
 
-    // The heap as it stands: sweep, then one reading.
-    analysis::Snapshot read_heap(double t) {
-        if (auto gc = read_gc_state(target_)) last_gc_ = gc;
-        heap_.sweep(*tracer_, *target_.mem, t, full_collections());
-        if (auto mem = proc::read_memory_usage(target_.interp.pid)) last_memory_ = *mem;
-        return heap_.snapshot(t, full_collections(), last_gc_ ? last_gc_->collections() : 0, last_memory_.rss);
-    }
-
-    // While the probes come and go, the analysis reads the heap as a window
-    // opens: each window's samples stand for the whole pause before it, and
-    // those of short-lived objects die in the pause after, so a reading taken
-    // just after a window shows far more than one taken just before. At one
-    // point of the cycle, where a report falls in it does not show as growth.
-    // A newer reading replaces one not analysed yet, with its running counts.
-    void keep_window_reading(analysis::Snapshot snap) {
-        if (window_reading_) {
-            snap.stack_samples += window_reading_->stack_samples;
-            for (auto& site : snap.sites)
-                for (const auto& old : window_reading_->sites)
-                    if (old.site == site.site) site.running_samples += old.running_samples;
-        }
-        window_reading_ = std::move(snap);
-    }
-
-    // The interval's reading for the analysis: the latest taken as a window
-    // opened, if the probes came and went; none if they stayed away all the
-    // interval; the heap now if they stayed in (or for a first reading).
-    std::optional<analysis::Snapshot> interval_reading(double t) {
-        const bool detached = std::exchange(detached_since_report_, false);
-        if (window_reading_) return std::exchange(window_reading_, std::nullopt);
-        const bool first = analyzer_.intervals().empty() && !held_;
-        if (!cycling_ || first || (!detached && tracer_->allocation_probes())) return read_heap(t);
-        return std::nullopt;
-    }
-
     // One report: sweep (when the target can still be read), analyse, print.
     bool interval(bool final, bool readable) {
         const double t = seconds_since_start();
@@ -321,24 +280,21 @@ private:
                 python::check_layout(target_.layout, *target_.mem, target_.interp.runtime_addr);
                 layout_checked_ = true;
             }
+            if (auto gc = read_gc_state(target_)) last_gc_ = gc;
+            heap_.sweep(*tracer_, *target_.mem, t, full_collections());
             pools_.sweep(*target_.mem);
-            if (auto snap = interval_reading(t)) {
-                if (held_) analyzer_.add(*held_);
-                held_.reset();
-                if (final)
-                    analyzer_.add(*snap);
-                else
-                    held_ = std::move(*snap);
-            } else if (final && held_) {
-                analyzer_.add(*held_);
-                held_.reset();
-            }
-        } else if (final) {
-            if (window_reading_) {
-                if (held_) analyzer_.add(*held_);
-                held_ = std::exchange(window_reading_, std::nullopt);
-            }
-            if (held_) commit_held_at_exit();
+            auto mem = proc::read_memory_usage(target_.interp.pid);
+            if (mem) last_memory_ = *mem;
+            analysis::Snapshot snap = heap_.snapshot(t, full_collections(),
+                                                     last_gc_ ? last_gc_->collections() : 0, last_memory_.rss);
+            if (held_) analyzer_.add(*held_);
+            held_.reset();
+            if (final)
+                analyzer_.add(snap);
+            else
+                held_ = std::move(snap);
+        } else if (final && held_) {
+            commit_held_at_exit();
         }
         if (final) analyzer_.conclude();
         // Reports show the held reading too; only the analysis keeps it back.
@@ -553,9 +509,6 @@ private:
     bool warned_ = false;
     analysis::LeakAnalyzer analyzer_;
     std::optional<analysis::Snapshot> held_;  // the latest reading, not yet analysed
-    bool cycling_ = false;                    // a window has closed: readings are taken as windows open
-    bool detached_since_report_ = false;
-    std::optional<analysis::Snapshot> window_reading_;  // taken as the latest window opened, not yet reported
     analysis::LeakAnalyzer shown_;            // analyzer_ with held_, for the reports
     double shutdown_reading_s_ = -1;          // a reading left out: taken during shutdown
     LibC libc_;
