@@ -772,3 +772,52 @@ TEST_CASE("layouts hold on live interpreters", "[layout][live]") {
         }
     }
 }
+
+namespace {
+
+// The target's memory, with read number `corrupt` (counting from 0) seeing
+// another object's bytes: a frame popped and its memory reused between reads.
+struct ReusedUnderUs : leakscope::proc::MemoryReader {
+    const leakscope::proc::MemoryReader& real;
+    size_t corrupt;
+    mutable size_t reads = 0;
+    ReusedUnderUs(const leakscope::proc::MemoryReader& r, size_t n) : real(r), corrupt(n) {}
+    bool read(uint64_t addr, void* dst, size_t n) const override {
+        if (!real.read(addr, dst, n)) return false;
+        if (reads++ == corrupt) std::memset(dst, 0x41, n);
+        return true;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("a frame that changes while the layout is checked is read again", "[layout][live]") {
+    for (const auto& py : live_interpreters()) {
+        DYNAMIC_SECTION(py.name) {
+            if (!fs::exists(py.path)) {
+                WARN("SKIP: " << py.name << ": " << py.path << " is not installed");
+                continue;
+            }
+            // One thread: no other thread's code object can vouch for the layout.
+            Child child(py.path, "import time; time.sleep(30)");
+            REQUIRE(child.pid() > 0);
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            const auto runtime = find_runtime(child.pid());
+            if (!runtime) {
+                WARN("SKIP: " << py.name << ": no _PyRuntime in .dynsym (nm missing?)");
+                continue;
+            }
+            leakscope::proc::ProcessMemory mem(child.pid());
+            const PyLayout layout = resolve_layout(py.version, mem, *runtime);
+            ReusedUnderUs counted(mem, SIZE_MAX);
+            REQUIRE(thrown([&] { check_layout(layout, counted, *runtime); }) == std::nullopt);
+            // The last reads check the thread's code object.
+            REQUIRE(counted.reads > 6);
+            for (size_t n = counted.reads - 6; n < counted.reads; ++n) {
+                INFO("read " << n << " of " << counted.reads << " sees other bytes");
+                ReusedUnderUs reused(mem, n);
+                CHECK(thrown([&] { check_layout(layout, reused, *runtime); }) == std::nullopt);
+            }
+        }
+    }
+}

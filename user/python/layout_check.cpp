@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "python/layout_check.h"
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "core/error.h"
@@ -21,6 +23,8 @@ constexpr size_t kMaxThreads = 256;
 constexpr size_t kMaxInterpreters = 64;
 constexpr uint64_t kUserSpaceEnd = 0x0000800000000000ull;  // x86_64 canonical user half
 constexpr uint64_t kPidMaxLimit = 4194304;                 // PID_MAX_LIMIT on 64-bit
+constexpr int kCodeAttempts = 5;
+constexpr auto kCodeRetryPause = std::chrono::milliseconds(2);
 
 bool plausible_ptr(uint64_t p) { return p != 0 && p % 8 == 0 && p < kUserSpaceEnd; }
 
@@ -29,10 +33,10 @@ public:
     Checker(const PyLayout& layout, const proc::MemoryReader& mem, uint64_t runtime)
         : l_(layout), mem_(mem), runtime_(runtime) {}
 
-    [[noreturn]] void fail(const std::string& what) const {
-        throw Error(Errc::LayoutMismatch,
-                    "layout " + l_.source + " (CPython " + l_.version.str() + "): " + what);
+    std::string mismatch(const std::string& what) const {
+        return "layout " + l_.source + " (CPython " + l_.version.str() + "): " + what;
     }
+    [[noreturn]] void fail(const std::string& what) const { throw Error(Errc::LayoutMismatch, mismatch(what)); }
 
     uint64_t ptr(uint64_t addr, const char* what) const {
         auto v = mem_.read_ptr(addr);
@@ -222,19 +226,31 @@ public:
         return {};
     }
 
-    // Threads run while we read, so one chain may change under us: the check
-    // passes if any thread's first code object is sound and fails if none is.
+    // Threads run while we read, so a chain may change under us (a frame
+    // popped and its memory reused between two reads): the check passes if
+    // any thread's first code object is sound in any of a few reads, and
+    // fails only if none is in all of them, as a wrong layout would.
     void code_objects(const std::vector<uint64_t>& tstates) const {
         std::string problem;
-        for (uint64_t t : tstates) {
-            auto code = first_code(t);
-            if (!code) continue;
-            std::string p = code_problem(*code);
-            if (p.empty()) return;
-            if (problem.empty())
-                problem = "code object " + hex(*code) + " of thread " + hex(t) + " " + p;
+        for (int attempt = 0; attempt < kCodeAttempts; ++attempt) {
+            if (attempt) std::this_thread::sleep_for(kCodeRetryPause);
+            for (uint64_t t : tstates) {
+                std::string p;
+                try {
+                    auto code = first_code(t);
+                    if (!code) continue;
+                    p = code_problem(*code);
+                    if (p.empty()) return;
+                    p = mismatch("code object " + hex(*code) + " of thread " + hex(t) + " " + p);
+                } catch (const Error& e) {
+                    if (e.code() != Errc::LayoutMismatch) throw;
+                    p = e.what();
+                }
+                if (problem.empty()) problem = p;
+            }
+            if (problem.empty()) return;  // no thread is running Python code
         }
-        if (!problem.empty()) fail(problem);
+        throw Error(Errc::LayoutMismatch, problem);
     }
 
 private:
