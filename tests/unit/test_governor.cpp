@@ -19,16 +19,22 @@ struct Simulation {
     double cpu_rate = 1;     // share of a CPU the target uses for its own work
     double late_share = 0;   // share of a step's probe cost that is read only a step later
     double pool_pct = 0;     // what refills of emptied pools cost while attached, percent of own work
+    bool bound = true;       // false: the target waits on others (sleeps), so probes slow none of its work
+    double detach_s = 0;     // how long the probes still cost after the governor detached them
     double t = 0, probe = 0, walk = 0, cpu = 0, memory = 100e6, pool = 0;
-    double on_time = 0, late = 0;
+    double on_time = 0, late = 0, off_at = -1e9;
+    bool was_on = true;
 
     void run(double seconds, double step = 0.1) {
         for (double end = t + seconds; t < end;) {
             bool on = g.update({t, probe, walk, cpu, uint64_t(memory), pool});  // all refills churn
+            if (was_on && !on) off_at = t;
+            was_on = on;
+            const bool hit = on || t - off_at < detach_s;
             t += step;
             const double pool_share = g.pool_refills() ? pool_pct / 100 : 0;
-            const double own = step * cpu_rate / ((on ? 1 + pct / 100 : 1) + pool_share);
-            const double due = on ? own * pct / 100 : 0;
+            const double own = step * cpu_rate / (bound ? (hit ? 1 + pct / 100 : 1) + pool_share : 1);
+            const double due = hit ? own * pct / 100 : 0;
             const double cost = late + due * (1 - late_share);
             late = due * late_share;
             pool += own * pool_share;
@@ -98,6 +104,32 @@ TEST_CASE("a mostly idle target gets pauses long enough for its own slower pace"
     sim.cpu_rate = 0.05;
     sim.run(1200);
     CHECK(*g.estimated_pct() == Approx(2).margin(0.6));
+}
+
+TEST_CASE("a target that mostly sleeps gets windows the longest pause pays for", "[governor]") {
+    // 1% of a CPU of its own, the probes cost it four times that while
+    // attached, and go on costing while their links are removed: windows
+    // sized as if it were CPU-bound leave each longest pause in debt.
+    Governor g({.budget_pct = 10, .escalate = false, .window_s = 2});
+    Simulation sim{g, 400, 0.02};
+    sim.cpu_rate = 0.01;
+    sim.bound = false;
+    sim.detach_s = 0.08;
+    sim.run(600, 0.02);
+    CHECK(*g.estimated_pct() == Approx(10).margin(1.5));
+    CHECK(g.duty_cycle() > 0.01);
+}
+
+TEST_CASE("the debt of a busy spell that the longest pause cannot pay is forgiven, and said", "[governor]") {
+    Governor g({.budget_pct = 10, .escalate = false, .window_s = 2});
+    Simulation sim{g, 900, 0.02};
+    sim.run(1, 0.02);  // loading at full speed when the first window opens
+    sim.cpu_rate = 0.005;
+    sim.bound = false;
+    sim.run(60, 0.02);
+    const auto& a = g.adjustments();
+    CHECK(std::count_if(a.begin(), a.end(), [](const std::string& s) { return s.find("forgiven") != s.npos; }) == 1);
+    CHECK(g.duty_cycle() > 0.005);  // still traced every 10 s
 }
 
 TEST_CASE("when stack walks dominate, sampling is lowered before coverage", "[governor]") {

@@ -14,6 +14,8 @@ constexpr double kMinWindowS = 0.05;
 // window while it was busy (starting up, say) could otherwise blind tracing for
 // minutes; it is traced at least this often, at a cost below 1% of a CPU.
 constexpr double kMaxPauseS = 10;
+// A debt forgiven after the longest pause is said when over this share of the window's cost.
+constexpr double kForgivenShare = 0.1;
 // How long after a window its links may still be hit while being removed.
 constexpr double kDetachTailS = 0.3;
 // Growth that escalates: this much over the growth window, steadily.
@@ -78,11 +80,22 @@ bool Governor::update(const CostReading& r) {
     } else if (!on_) {
         // Links are removed after the window's last reading; what their
         // probes cost until then shows up in the next readings.
-        if (r.t_s - phase_start_ <= kDetachTailS) window_cost_ = r.probe_s - window_start_.probe_s;
+        if (r.t_s - phase_start_ <= kDetachTailS) {
+            window_cost_ = r.probe_s - window_start_.probe_s;
+            tail_cost_ = window_cost_ - end_cost_;
+        }
         if (credit_ >= window_cost_) {
             start_window(r);
         } else if (r.t_s - phase_start_ >= kMaxPauseS) {
-            credit_ = std::max(credit_, 0.0);  // the debt of a busy spell is not carried forward
+            // The debt of a busy spell is not carried forward, but it is said
+            // (not a rounding's worth: readings fall where they may).
+            const bool debt = -credit_ > kForgivenShare * window_cost_;
+            if (debt && !forgiven_)
+                note(r.t_s, fmt::format("the longest pause ({:.0f} s) did not pay for the last window: {:.0f} ms of "
+                                        "probe cost forgiven (the target used {:.1f}% of a CPU), here and after",
+                                        kMaxPauseS, -credit_ * 1000, 100 * pace_now(r)));
+            forgiven_ = forgiven_ || debt;
+            credit_ = std::max(credit_, 0.0);
             start_window(r);
         }
     }
@@ -137,17 +150,32 @@ void Governor::end_window(const CostReading& r) {
     }
     // Detach until the credit has paid for this window again. Where a window
     // slows the target many times over, a shorter one sees as much of its
-    // work and keeps each stall short; short enough, too, that paying for it
-    // takes less than the longest pause.
+    // work and keeps each stall short; short enough, too, that the longest
+    // pause pays for it, hits while its links are removed included, at the
+    // target's own pace while detached (a mostly idle target earns little).
+    const double wall = r.t_s - phase_start_;
+    const double pace = pace_ >= 0 ? pace_ : std::max(0.0, cpu - cost) / wall;  // unknown: as slowed
+    const double payable = std::max(0.0, kMaxPauseS * pace * budget_pct_ / 100 - tail_cost_);
     window_pct_ = pct;
     window_ = std::clamp(std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / pct, kMinWindowS,
                          config_.window_s);
-    on_time_ += r.t_s - phase_start_;
+    if (cost > 0) window_ = std::max(kMinWindowS, std::min(window_, payable * wall / cost));
+    end_cost_ = cost;
+    pause_start_ = r;
+    on_time_ += wall;
     on_ = false;
     phase_start_ = r.t_s;
 }
 
+// The target's own CPU time per second since the pause began.
+double Governor::pace_now(const CostReading& r) const {
+    const double paused = r.t_s - pause_start_.t_s;
+    const double cost = r.probe_s - pause_start_.probe_s;
+    return paused > 0 ? std::max(0.0, r.target_cpu_s - pause_start_.target_cpu_s - cost) / paused : 0;
+}
+
 void Governor::start_window(const CostReading& r) {
+    if (r.t_s > pause_start_.t_s) pace_ = pace_now(r);
     const double on_s = phase_start_ - window_start_.t_s, off_s = r.t_s - phase_start_;
     auto differs = [](double a, double b, double factor) { return a > b * factor || a < b / factor; };
     if (differs(on_s, noted_on_s_, 2) || differs(off_s, noted_off_s_, 1.5)) {

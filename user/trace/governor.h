@@ -6,7 +6,10 @@
 // probes in windows (duty cycle). Windows are paid from a credit that the
 // target's own CPU time earns at the budget's rate and every probe hit spends,
 // whenever it lands (hits while links are being removed included), so the
-// cost over the run stays within the budget. In continuous mode, a process
+// cost over the run stays within the budget. A window is sized so that the
+// longest pause pays for it at the target's own pace while detached; a debt
+// that pause still leaves (a window opened on a busy spell of a mostly idle
+// target) is forgiven, and the adjustments say so. In continuous mode, a process
 // whose memory keeps growing gets a larger budget (escalation), said in the
 // report. Pool refills stay attached unless churn makes them cost over half the budget.
 #pragma once
@@ -23,7 +26,7 @@ struct GovernorConfig {
     double budget_pct = 0;          // 0: no budget (always on, estimate only)
     bool escalate = false;          // continuous mode: follow a growing process more closely
     double window_s = 1;            // length of one tracing window
-    double first_window_s = 0.05;   // the first, which measures the cost before committing to more
+    double first_window_s = 0.02;   // the first, which measures the cost before committing to more
     uint64_t sample_bytes = 16384;  // starting sampling distance
 };
 
@@ -68,6 +71,7 @@ private:
     void account(const CostReading& r);
     void end_window(const CostReading& r);
     void start_window(const CostReading& r);
+    double pace_now(const CostReading& r) const;
     void watch_growth(const CostReading& r);
     void watch_pool_refills(const CostReading& r);
 
@@ -77,12 +81,17 @@ private:
     bool on_ = true;
     bool escalated_ = false;
     bool pool_refills_ = true;
+    bool forgiven_ = false;     // a pause's debt was forgiven (said once)
     CostReading pool_start_{};  // where the pool refills' cost is judged from
     double phase_start_ = 0;   // start of the current window or pause
     double window_;            // length of the next window
     double credit_ = 0;        // probe cost (s) the target may still be charged
     double window_cost_ = 0;   // what the last window cost, hits while detaching included
     double window_pct_ = 0;    // its cost as a share of the target's own work while attached
+    double end_cost_ = 0;      // what it cost until the reading that ended it
+    double tail_cost_ = 0;     // what its hits cost after that, while its links were removed
+    double pace_ = -1;         // the target's own CPU time per second while detached (< 0: not yet seen)
+    CostReading pause_start_{};
     double noted_on_s_ = 0, noted_off_s_ = 0;  // the window shape last reported
     CostReading window_start_{};
     CostReading first_{}, last_{};

@@ -125,8 +125,9 @@ void HeapTracker::reborn(const Sample& s, double now_s) {
 }
 
 void HeapTracker::probes_attached(double t_s) {
-    const Window& last = windows_.back();
+    Window& last = windows_.back();
     if (last.close_s >= 0) windows_.push_back({t_s, -1, 1, last.observed_before + last.close_s - last.open_s});
+    else if (windows_.size() == 1 && live_.empty() && totals_.empty()) last.open_s = t_s;  // attached late
 }
 
 void HeapTracker::seal_window(const proc::MemoryReader& mem) {

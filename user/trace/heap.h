@@ -75,7 +75,8 @@ public:
     void add(const ls_sample& sample);
 
     // The allocation probes were attached / detached at t_s (seconds since
-    // start_ns). They are attached from the start.
+    // start_ns). The first window opens at the start, or at the first
+    // attach if nothing was seen before it.
     void probes_attached(double t_s);
     void probes_detached(double t_s);
     // Once the probes are out, before probes_detached(): fingerprints the

@@ -136,6 +136,9 @@ public:
         tc.max_live = c_.max_live;
         tc.fault_period = c_.fault_period;
         tc.multi_uprobe = !c_.per_probe_links;
+        // Under a budget the governor opens the first window after its first
+        // reading, so every trap is charged (none while the floors are measured).
+        tc.allocation_probes = governor_.budget_pct() <= 0;
         tracer_ = std::make_unique<Tracer>(tc, plan_, [this](const ls_sample& s) {
             if (s.family != LS_POOL_REFILL) return heap_.add(s);
             pools_.add(s);

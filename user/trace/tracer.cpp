@@ -155,7 +155,7 @@ Tracer::Tracer(const TracerConfig& c, const ProbePlan& plan, SampleHandler on_sa
             for (const auto& probe : always)
                 (probe.kind == ProbeKind::PoolRefill ? pool_perf_links_ : links_).push_back(attach(probe));
         if (c.fault_period) sample_page_faults(c.fault_period);
-        set_allocation_probes(true);
+        set_allocation_probes(c.allocation_probes);
         ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.samples), handle_sample, &on_sample_, nullptr);
         if (!ring_) throw Error(Errc::AttachFailed, "cannot open the sample ring buffer");
     } catch (...) {

@@ -39,6 +39,7 @@ struct TracerConfig {
     uint32_t max_live = 262144;
     uint32_t fault_period = 0;  // sample one page fault in this many (0: none)
     bool multi_uprobe = true;   // false: one perf event per probe, as kernels before 6.6 must
+    bool allocation_probes = true;  // false: attached later, by set_allocation_probes
 };
 
 struct FamilyCounters {
