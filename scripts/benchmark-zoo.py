@@ -23,6 +23,7 @@ machine: the budget's windows depend on what the probes cost here.
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -136,11 +137,11 @@ def document_servers(modes, rows):
     return "\n".join(lines)
 
 
-def document(python, results):
-    lines = ["## Zoo accuracy per mode", "",
-             "`sudo scripts/benchmark-zoo.py --python %s` — each tests/zoo scenario run once per mode for the "
+def document(command, python, results):
+    lines = ["## Zoo accuracy per mode: %s" % python, "",
+             "`sudo %s` — each tests/zoo scenario run once per mode for the "
              "mode's duration (`run --interval %d`); the final report is judged: a leak's marked line in the top "
-             "suspect, no suspect without a leak." % (python, INTERVAL), ""]
+             "suspect, no suspect without a leak." % (command, INTERVAL), ""]
     for (mode, seconds), rows in results.items():
         right = sum(1 for r in rows if r[1] == "ok")
         lines += ["### %s, %d s: %d of %d right" % (mode, seconds, right, len(rows)), "",
@@ -158,6 +159,8 @@ def main():
     parser.add_argument("--scenarios", default="", help="comma-separated names (default: all)")
     parser.add_argument("--servers", default=",".join(servers.SERVERS), help="comma-separated, or none")
     parser.add_argument("--output", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    parser.add_argument("--section", default="",
+                        help="write the zoo's table to a section of this name, beside the default one")
     args = parser.parse_args()
     modes = []
     for item in args.modes.split(","):
@@ -191,7 +194,9 @@ def main():
                 server_rows.append((name, label, result, detail, rate, floor, pct))
                 print("%-9s %-16s %-15s %s %.1f req/s %s" % (name, label, result, detail, rate.requests, pct), flush=True)
     if scenarios:
-        write_section(args.output, "benchmark-zoo.py", document(args.python, results))
+        command = shlex.join(["scripts/benchmark-zoo.py"] + sys.argv[1:])
+        name = "benchmark-zoo.py" + (" " + args.section if args.section else "")
+        write_section(args.output, name, document(command, args.python, results))
     if server_rows:
         write_section(args.output, "benchmark-zoo.py servers", document_servers(args.modes, server_rows))
 
