@@ -118,6 +118,18 @@ TEST_CASE("a sample born in a tracing window stands for the whole span since the
     }
 }
 
+TEST_CASE("probes first attached after the start: the first window stands for the span since the start", "[heap]") {
+    // Under a budget the first window opens once the governor has read the cost.
+    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    heap.probes_attached(0.6);
+    heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 620'000'000, .size = 100,
+                       .sample_bytes = 1});
+    heap.probes_detached(0.7);
+    const auto snap = heap.snapshot(1.0, 0, 0, 0);
+    REQUIRE(snap.sites.size() == 1);
+    CHECK(snap.sites[0].alloc_objects == Approx(0.7 / 0.1));
+}
+
 TEST_CASE("with the probes attached throughout, samples keep their sampling weight", "[heap]") {
     HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
     heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 2'000'000'000,
