@@ -82,7 +82,7 @@ bool Governor::update(const CostReading& r) {
         // probes cost until then shows up in the next readings.
         if (r.t_s - phase_start_ <= kDetachTailS) {
             window_cost_ = r.probe_s - window_start_.probe_s;
-            tail_cost_ = window_cost_ - end_cost_;
+            tail_cost_ = r.probe_s - pause_start_.probe_s;
         }
         if (credit_ >= window_cost_) {
             start_window(r);
@@ -156,11 +156,9 @@ void Governor::end_window(const CostReading& r) {
     const double wall = r.t_s - phase_start_;
     const double pace = pace_ >= 0 ? pace_ : std::max(0.0, cpu - cost) / wall;  // unknown: as slowed
     const double payable = std::max(0.0, kMaxPauseS * pace * budget_pct_ / 100 - tail_cost_);
+    const double short_stall = std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / pct;
     window_pct_ = pct;
-    window_ = std::clamp(std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / pct, kMinWindowS,
-                         config_.window_s);
-    if (cost > 0) window_ = std::max(kMinWindowS, std::min(window_, payable * wall / cost));
-    end_cost_ = cost;
+    window_ = std::clamp(std::min(short_stall, payable * wall / cost), kMinWindowS, config_.window_s);
     pause_start_ = r;
     on_time_ += wall;
     on_ = false;

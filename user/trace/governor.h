@@ -88,10 +88,9 @@ private:
     double credit_ = 0;        // probe cost (s) the target may still be charged
     double window_cost_ = 0;   // what the last window cost, hits while detaching included
     double window_pct_ = 0;    // its cost as a share of the target's own work while attached
-    double end_cost_ = 0;      // what it cost until the reading that ended it
-    double tail_cost_ = 0;     // what its hits cost after that, while its links were removed
+    double tail_cost_ = 0;     // what its hits cost after the reading that ended it, while its links were removed
     double pace_ = -1;         // the target's own CPU time per second while detached (< 0: not yet seen)
-    CostReading pause_start_{};
+    CostReading pause_start_{};  // the reading that ended the last window
     double noted_on_s_ = 0, noted_off_s_ = 0;  // the window shape last reported
     CostReading window_start_{};
     CostReading first_{}, last_{};
