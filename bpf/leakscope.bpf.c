@@ -328,14 +328,14 @@ static __always_inline __u64 capture_stack(__u32 *flags_out)
 	return h;
 }
 
-static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type,
-					  __s32 native_stack_id)
+static __always_inline void store_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type,
+					 __s32 native_stack_id, __u64 now)
 {
 	struct ls_sample s = {
 		.addr = addr,
 		.seq = __sync_fetch_and_add(&next_seq, 1) + 1,
 		.type = type,
-		.ts_ns = bpf_ktime_get_ns(),
+		.ts_ns = now,
 		.size = size > 0xffffffffull ? 0xffffffffu : (__u32)size,
 		.family = family,
 		.tid = (__u32)bpf_get_current_pid_tgid(),
@@ -352,6 +352,19 @@ static __always_inline void record_sample(void *live, __u32 family, __u64 addr, 
 		bpf_map_delete_elem(live, &addr);
 		count_error(LS_ERR_EVENT_RING_FULL);
 	}
+}
+
+/* Stores a sample and counts how long that took (stack walk, map and ring
+ * writes): the budget's measure of what sampling more densely costs. */
+static __always_inline void record_sample(void *live, __u32 family, __u64 addr, __u64 size, __u64 type,
+					  __s32 native_stack_id)
+{
+	struct ls_cpu_state *cpu = this_cpu();
+	__u64 start = bpf_ktime_get_ns();
+
+	store_sample(live, family, addr, size, type, native_stack_id, start);
+	if (cpu)
+		cpu->family[family & 1].sample_ns += bpf_ktime_get_ns() - start;
 }
 
 /* Shallow size of a new object: basic size, items, and the GC header. */

@@ -140,6 +140,7 @@ struct ls_family_stats {
 	__u64 bytes;        /* bytes allocated (all, not only sampled) */
 	__u64 samples;      /* samples taken */
 	__u64 reused;       /* sampled addresses reborn before user space saw them die */
+	__u64 sample_ns;    /* time spent recording samples: what denser sampling costs more of */
 };
 
 /* Per-CPU state of the allocation probes. */

@@ -10,11 +10,13 @@ using namespace leakscope::trace;
 namespace {
 
 // A target using `cpu_rate` of a CPU, whose probes cost `pct` percent of its
-// own work while attached (`walk_share` of that walking stacks): attached, it
-// does proportionally less of its own work in the same CPU time.
+// own work while attached at the governor's starting sampling distance
+// (`walk_share` of that walking stacks, which grows as sampling gets denser):
+// attached, it does proportionally less of its own work in the same CPU time.
 struct Simulation {
     Governor& g;
     double pct, walk_share;
+    double start_bytes = double(g.sample_bytes());
     double memory_rate = 0;  // bytes/s
     double cpu_rate = 1;     // share of a CPU the target uses for its own work
     double late_share = 0;   // share of a step's probe cost that is read only a step later
@@ -33,13 +35,15 @@ struct Simulation {
             const bool hit = on || t - off_at < detach_s;
             t += step;
             const double pool_share = g.pool_refills() ? pool_pct / 100 : 0;
-            const double own = step * cpu_rate / (bound ? (hit ? 1 + pct / 100 : 1) + pool_share : 1);
-            const double due = hit ? own * pct / 100 : 0;
+            const double walk_pct = pct * walk_share * start_bytes / double(g.sample_bytes());
+            const double now_pct = pct * (1 - walk_share) + walk_pct;
+            const double own = step * cpu_rate / (bound ? (hit ? 1 + now_pct / 100 : 1) + pool_share : 1);
+            const double due = hit ? own * now_pct / 100 : 0;
             const double cost = late + due * (1 - late_share);
             late = due * late_share;
             pool += own * pool_share;
             probe += cost + own * pool_share;
-            walk += cost * walk_share;
+            walk += cost * walk_pct / now_pct;
             cpu += own + cost + own * pool_share;
             memory += memory_rate * step;
             on_time += on ? step : 0;
@@ -65,7 +69,7 @@ TEST_CASE("probes that take nearly all the target's CPU time give no figure, not
     CHECK_FALSE(g.estimated_pct().has_value());
 
     Governor budgeted({.budget_pct = 10, .escalate = false});
-    Simulation dear{budgeted, 20000, 0.1};
+    Simulation dear{budgeted, 20000, 0.3};
     dear.run(30);
     REQUIRE_FALSE(budgeted.adjustments().empty());
     for (const auto& a : budgeted.adjustments()) {
@@ -77,7 +81,7 @@ TEST_CASE("probes that take nearly all the target's CPU time give no figure, not
 
 TEST_CASE("over budget, the probes are attached in windows that meet the budget", "[governor]") {
     Governor g({.budget_pct = 2, .escalate = false});
-    Simulation sim{g, 50, 0.1};
+    Simulation sim{g, 50, 0.3};
     sim.run(300);
     CHECK(*g.estimated_pct() == Approx(2).margin(0.5));
     // Attached, a third of the target's time goes to probes (50% of its own
@@ -143,7 +147,7 @@ TEST_CASE("when stack walks dominate, sampling is lowered before coverage", "[go
 
 TEST_CASE("when traps dominate, windows sample more densely, down to a floor", "[governor]") {
     Governor g({.budget_pct = 10, .escalate = false, .sample_bytes = 65536});
-    Simulation sim{g, 500, 0.02};
+    Simulation sim{g, 500, 0.001};
     sim.run(60);
     CHECK(g.sample_bytes() == Governor::kMinSampleBytes);
     REQUIRE_FALSE(g.adjustments().empty());
@@ -155,6 +159,30 @@ TEST_CASE("when traps dominate, windows sample more densely, down to a floor", "
     Simulation busy{walks, 500, 0.3};
     busy.run(60);
     CHECK(walks.sample_bytes() == 16384);
+}
+
+TEST_CASE("windows sample more densely until recording samples is a fifth of their cost", "[governor]") {
+    // Samples per unit of cost grow with the walks' share: 5% of it at one
+    // stack per 16 KiB is 17% at 4 KiB, and 46% at 1 KiB, where it stays.
+    Governor g({.budget_pct = 10, .escalate = false});
+    Simulation sim{g, 500, 0.05};
+    sim.run(60);
+    CHECK(g.sample_bytes() == 1024);
+    CHECK(*g.estimated_pct() == Approx(10).margin(1.5));
+
+    // The window after a change is sized for the denser sampling: a target
+    // that mostly sleeps pays for its windows only within the longest pause.
+    Governor idle({.budget_pct = 10, .escalate = false});
+    Simulation sleeper{idle, 200, 0.05};
+    sleeper.cpu_rate = 0.015;
+    sleeper.bound = false;
+    sleeper.run(120);
+    CHECK(idle.sample_bytes() == 1024);
+    CHECK(*idle.estimated_pct() == Approx(10).margin(0.5));
+    for (const auto& a : idle.adjustments()) {
+        INFO(a);
+        CHECK(a.find("forgiven") == std::string::npos);
+    }
 }
 
 TEST_CASE("within budget nothing changes", "[governor]") {

@@ -25,9 +25,11 @@ constexpr double kGrowthFraction = 0.05;
 // The target's CPU time over which the pool refills' cost is judged.
 constexpr double kPoolJudgeCpuS = 0.1;
 
-// Below this share of a window's cost in stack walks, sampling gets denser;
-// four times the walks then stay under half of the cost, where it is thinned.
-constexpr double kDenserWalkShare = 0.1;
+// Below this share of a window's cost in recording samples (stack walks),
+// sampling gets denser: samples per unit of cost grow in proportion to that
+// share. Four times the walks then stay under half of the cost (a share w
+// becomes 4w/(1+3w)), where sampling is thinned again.
+constexpr double kDenserWalkShare = 0.2;
 
 // The probes' cost as a share of the target's own work. The probes run on the
 // target's CPU time, so an estimate above it only means "nearly all of it":
@@ -36,6 +38,11 @@ double percent(double cost, double cpu) {
     if (cpu <= 0) return 0;
     cost = std::min(cost, Governor::kMaxShare * cpu);
     return 100 * cost / (cpu - cost);
+}
+
+// A sampling distance as the adjustments say it.
+std::string bytes_text(uint64_t bytes) {
+    return bytes % 1024 ? fmt::format("{} bytes", bytes) : fmt::format("{} KiB", bytes / 1024);
 }
 
 // A cost as the adjustments say it: past the clamp, only its lower bound is known.
@@ -135,18 +142,21 @@ void Governor::end_window(const CostReading& r) {
     // Stack walks dominate: sample more sparsely before giving up coverage.
     if (walk_share > 0.5 && sample_bytes_ < kMaxSampleBytes) {
         sample_bytes_ = std::min<uint64_t>(sample_bytes_ * 4, kMaxSampleBytes);
-        note(r.t_s, fmt::format("sampling lowered to one stack per {} KiB (tracing cost {} > budget {:.1f}%)",
-                                sample_bytes_ / 1024, cost_text(pct), budget_pct_));
+        note(r.t_s, fmt::format("sampling lowered to one stack per {} (tracing cost {} > budget {:.1f}%)",
+                                bytes_text(sample_bytes_), cost_text(pct), budget_pct_));
         return next_window();
     }
     // Traps dominate: the windows will see a small share of births, so each
     // samples more densely. Its extra stack walks are cheap next to the traps
     // every birth costs anyway, and a leak's few samples per window are what
     // its growth is judged on.
+    double next_cost = cost;  // what a window as long as this one will cost
     if (walk_share < kDenserWalkShare && sample_bytes_ > kMinSampleBytes) {
-        sample_bytes_ = std::max<uint64_t>(sample_bytes_ / 4, kMinSampleBytes);
-        note(r.t_s, fmt::format("sampling raised to one stack per {} KiB (probe traps, not stack walks, are "
-                                "the cost)", sample_bytes_ / 1024));
+        const uint64_t denser = std::max<uint64_t>(sample_bytes_ / 4, kMinSampleBytes);
+        next_cost *= 1 + walk_share * (double(sample_bytes_) / double(denser) - 1);
+        sample_bytes_ = denser;
+        note(r.t_s, fmt::format("sampling raised to one stack per {} (probe traps, not stack walks, are the cost)",
+                                bytes_text(sample_bytes_)));
     }
     // Detach until the credit has paid for this window again. Where a window
     // slows the target many times over, a shorter one sees as much of its
@@ -156,9 +166,9 @@ void Governor::end_window(const CostReading& r) {
     const double wall = r.t_s - phase_start_;
     const double pace = pace_ >= 0 ? pace_ : std::max(0.0, cpu - cost) / wall;  // unknown: as slowed
     const double payable = std::max(0.0, kMaxPauseS * pace * budget_pct_ / 100 - tail_cost_);
-    const double short_stall = std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / pct;
+    const double short_stall = std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / (pct * next_cost / cost);
     window_pct_ = pct;
-    window_ = std::clamp(std::min(short_stall, payable * wall / cost), kMinWindowS, config_.window_s);
+    window_ = std::clamp(std::min(short_stall, payable * wall / next_cost), kMinWindowS, config_.window_s);
     pause_start_ = r;
     on_time_ += wall;
     on_ = false;

@@ -34,7 +34,7 @@ struct GovernorConfig {
 struct CostReading {
     double t_s = 0;
     double probe_s = 0;        // estimated CPU time the probes cost the target
-    double walk_s = 0;         // of which: estimated time walking Python stacks (sampled hits)
+    double walk_s = 0;         // of which: time recording samples (stack walks), as measured in the probes
     double target_cpu_s = 0;   // the target's CPU time (probe cost included)
     uint64_t memory_bytes = 0; // RSS
     double pool_churn_s = 0;   // of probe_s: pool refills of pools emptied and taken again

@@ -65,10 +65,6 @@ LibC find_libc(pid_t pid) {
     return {};
 }
 
-// What walking one Python stack in a probe costs, for the budget's choice
-// between sampling less and attaching less (a deep stack: ~20 frames of reads).
-constexpr double kStackWalkS = 10e-6;
-
 // How often the threads' current stacks are sampled (a few reads each).
 constexpr uint64_t kStackSampleNs = 250'000'000;
 
@@ -224,14 +220,14 @@ private:
         auto cost = proc::read_process_cost(target_.interp.pid);
         if (!cost) return std::nullopt;
         ProgramCost p = tracer_->allocation_cost();
-        uint64_t samples = 0;
-        for (const auto& f : tracer_->family_counters()) samples += f.samples;
+        uint64_t sample_ns = 0;
+        for (const auto& f : tracer_->family_counters()) sample_ns += f.sample_ns;
         const double pool_s = floor_.cost_ns(tracer_->pool_refill_cost()) / 1e9;
         // Of which churn: the share of pools taken that had been emptied since they were last taken.
         const double churn_s = pools_.taken() ? pool_s * double(pools_.retaken()) / double(pools_.taken()) : 0;
         // Sampled faults trap nothing extra: only their programs' run time counts.
         const double probe_s = (floor_.cost_ns(p) + double(tracer_->fault_cost().run_ns)) / 1e9 + pool_s;
-        return CostReading{seconds_since_start(), probe_s, std::min(probe_s, double(samples) * kStackWalkS),
+        return CostReading{seconds_since_start(), probe_s, std::min(probe_s, double(sample_ns) / 1e9),
                            cost->cpu_s, cost->rss, churn_s};
     }
 

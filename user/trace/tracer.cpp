@@ -467,6 +467,7 @@ std::array<FamilyCounters, LS_FAMILY_COUNT> Tracer::family_counters() const {
             out[f].bytes += cpu.family[f].bytes;
             out[f].samples += cpu.family[f].samples;
             out[f].reused += cpu.family[f].reused;
+            out[f].sample_ns += cpu.family[f].sample_ns;
         }
     }
     return out;

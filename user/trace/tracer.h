@@ -43,7 +43,7 @@ struct TracerConfig {
 };
 
 struct FamilyCounters {
-    uint64_t events = 0, bytes = 0, samples = 0, reused = 0;
+    uint64_t events = 0, bytes = 0, samples = 0, reused = 0, sample_ns = 0;
 };
 
 struct GcPauses {
