@@ -244,3 +244,9 @@ TEST_CASE("pool refills stay attached while they cost under half the budget, els
         if (!c.kept) CHECK(sim.pool == pool_then);  // not attached again
     }
 }
+
+TEST_CASE("a pause and a window fit in a report interval, within bounds", "[governor]") {
+    CHECK(Governor::longest_pause(10, 2) == 8);
+    CHECK(Governor::longest_pause(2, 2) == 1);  // never under half of it
+    CHECK(Governor::longest_pause(60, 1) == Governor::kMaxPauseS);
+}

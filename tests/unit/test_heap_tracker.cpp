@@ -118,6 +118,37 @@ TEST_CASE("a sample born in a tracing window stands for the whole span since the
     }
 }
 
+TEST_CASE("under a budget a reading is timed at the births its estimate counts", "[heap]") {
+    // One object a second, seen in the windows [0, 1], [9, 10] and [23, 24]:
+    // at each reading the live estimate and its time agree on that rate,
+    // though the report's own time does not.
+    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    auto born = [&](uint64_t addr, double t_s) {
+        heap.add(ls_sample{.addr = addr, .seq = addr, .stack_id = 1, .type = 0x77,
+                           .ts_ns = uint64_t(t_s * 1e9), .size = 100, .sample_bytes = 1});
+    };
+    born(0x1000, 0.5);
+    heap.probes_detached(1.0);
+    heap.probes_attached(9.0);
+    born(0x2000, 9.5);
+    heap.probes_detached(10.0);
+    CHECK(heap.births_until(15.0) == Approx(2));  // window 1 counts only its own second yet
+    auto snap = heap.snapshot(15.0, 0, 0, 0);
+    CHECK(snap.t_s == Approx(2));
+    CHECK(snap.sites.at(0).live_objects == Approx(2));
+    CHECK(heap.births_until(22.0) == Approx(2));  // nothing new while the probes are away
+    heap.probes_attached(23.0);
+    born(0x3000, 23.5);
+    CHECK(heap.births_until(23.8) == Approx(10.8));
+    heap.probes_detached(24.0);
+    snap = heap.snapshot(30.0, 0, 0, 0);
+    CHECK(snap.t_s == Approx(11));
+    CHECK(snap.sites.at(0).live_objects == Approx(11));
+
+    HeapTracker always(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    CHECK(always.births_until(7.5) == 7.5);
+}
+
 TEST_CASE("probes first attached after the start: the first window stands for the span since the start", "[heap]") {
     // Under a budget the first window opens once the governor has read the cost.
     HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });

@@ -67,7 +67,7 @@ EXAMPLES:
   leakscope trace -p 1234 --duration 60 --interval 5 --json leaks.json
   leakscope run -- python3 app.py     # trace a command from its first instruction
   leakscope run --fail-on-leak --max-overhead off --duration 120 -- python3 -m pytest   # CI gate (exit 20)
-  leakscope trace -p 1234 --mode continuous          # leave it on: at most 2% overhead
+  leakscope trace -p 1234 --mode continuous          # leave it on: at most 1% overhead
   leakscope run --max-overhead off -- python3 t.py   # every allocation traced: short runs, CI
   leakscope trace -p 1234 --duration 60 --html leaks.html --pprof leaks.pb.gz
   leakscope report leaks.json --html leaks.html      # render a saved report offline
@@ -111,7 +111,7 @@ void add_trace_options(CLI::App& sub, Config& c) {
                    "probes attached in windows within the overhead budget")
         ->check(CLI::IsMember({"trace", "continuous"}))->capture_default_str();
     sub.add_option("--max-overhead", c.max_overhead_pct,
-                   "Overhead budget in percent of the target's CPU time (trace mode: 10, continuous mode: 2); "
+                   "Overhead budget in percent of the target's CPU time (trace mode: 10, continuous mode: 1); "
                    "off: trace every allocation, whatever it costs")
         ->transform(budget_pct());
     sub.add_flag("--per-probe-links", c.per_probe_links,

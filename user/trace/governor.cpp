@@ -10,10 +10,6 @@ namespace {
 // Too little target CPU time in a window to judge its cost.
 constexpr double kMinCpuS = 0.005;
 constexpr double kMinWindowS = 0.05;
-// The longest pause. A target using little CPU earns credit slowly, and one
-// window while it was busy (starting up, say) could otherwise blind tracing for
-// minutes; it is traced at least this often, at a cost below 1% of a CPU.
-constexpr double kMaxPauseS = 10;
 // A debt forgiven after the longest pause is said when over this share of the window's cost.
 constexpr double kForgivenShare = 0.1;
 // How long after a window its links may still be hit while being removed.
@@ -56,6 +52,10 @@ Governor::Governor(GovernorConfig config)
     : config_(config), budget_pct_(config.budget_pct), sample_bytes_(config.sample_bytes),
       window_(std::min(config.window_s, config.first_window_s)) {}
 
+double Governor::longest_pause(double interval_s, double window_s) {
+    return std::min(kMaxPauseS, std::max(interval_s - window_s, interval_s / 2));
+}
+
 void Governor::note(double t, std::string what) { adjustments_.push_back(fmt::format("{:.0f} s: {}", t, what)); }
 
 std::optional<double> Governor::estimated_pct() const {
@@ -93,14 +93,14 @@ bool Governor::update(const CostReading& r) {
         }
         if (credit_ >= window_cost_) {
             start_window(r);
-        } else if (r.t_s - phase_start_ >= kMaxPauseS) {
+        } else if (r.t_s - phase_start_ >= config_.max_pause_s) {
             // The debt of a busy spell is not carried forward, but it is said
             // (not a rounding's worth: readings fall where they may).
             const bool debt = -credit_ > kForgivenShare * window_cost_;
             if (debt && !forgiven_)
-                note(r.t_s, fmt::format("the longest pause ({:.0f} s) did not pay for the last window: {:.0f} ms of "
+                note(r.t_s, fmt::format("the longest pause ({:g} s) did not pay for the last window: {:.0f} ms of "
                                         "probe cost forgiven (the target used {:.1f}% of a CPU), here and after",
-                                        kMaxPauseS, -credit_ * 1000, 100 * pace_now(r)));
+                                        config_.max_pause_s, -credit_ * 1000, 100 * pace_now(r)));
             forgiven_ = forgiven_ || debt;
             credit_ = std::max(credit_, 0.0);
             start_window(r);
@@ -165,8 +165,8 @@ void Governor::end_window(const CostReading& r) {
     // target's own pace while detached (a mostly idle target earns little).
     const double wall = r.t_s - phase_start_;
     const double pace = pace_ >= 0 ? pace_ : std::max(0.0, cpu - cost) / wall;  // unknown: as slowed
-    const double payable = std::max(0.0, kMaxPauseS * pace * budget_pct_ / 100 - tail_cost_);
-    const double short_stall = std::min(config_.window_s * 100, kMaxPauseS * budget_pct_) / (pct * next_cost / cost);
+    const double payable = std::max(0.0, config_.max_pause_s * pace * budget_pct_ / 100 - tail_cost_);
+    const double short_stall = std::min(config_.window_s * 100, config_.max_pause_s * budget_pct_) / (pct * next_cost / cost);
     window_pct_ = pct;
     window_ = std::clamp(std::min(short_stall, payable * wall / next_cost), kMinWindowS, config_.window_s);
     pause_start_ = r;

@@ -27,6 +27,7 @@ struct GovernorConfig {
     bool escalate = false;          // continuous mode: follow a growing process more closely
     double window_s = 1;            // length of one tracing window
     double first_window_s = 0.02;   // the first, which measures the cost before committing to more
+    double max_pause_s = 10;        // the longest pause, whatever the credit (see longest_pause())
     uint64_t sample_bytes = 16384;  // starting sampling distance
 };
 
@@ -60,9 +61,18 @@ public:
     double budget_pct() const { return budget_pct_; }
     const std::vector<std::string>& adjustments() const { return adjustments_; }
 
+    // A pause and a window fit in one report interval (so that each report
+    // counts births of its own, HeapTracker::births_until), but never under
+    // half of it, nor over kMaxPauseS.
+    static double longest_pause(double interval_s, double window_s);
+
     static constexpr uint64_t kMaxSampleBytes = 1 << 20;
     static constexpr uint64_t kMinSampleBytes = 256;  // densest sampling under a budget
     static constexpr double kMaxShare = 0.99;
+    // A target using little CPU earns credit slowly, and one window while it
+    // was busy (starting up, say) could otherwise blind tracing for minutes;
+    // it is traced at least this often, at a cost below 1% of a CPU.
+    static constexpr double kMaxPauseS = 10;
     static constexpr double kEscalationFactor = 5;
     static constexpr double kMaxEscalatedPct = 10;
 

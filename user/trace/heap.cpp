@@ -189,6 +189,13 @@ double HeapTracker::live_multiplier(size_t k) const {
     return k + 1 < windows_.size() ? windows_[k].multiplier : 1.0;
 }
 
+double HeapTracker::births_until(double t_s) const {
+    const size_t last = windows_.size() - 1;
+    const Window& w = windows_[last];
+    const double span_start = last ? windows_[last - 1].close_s : 0;
+    return span_start + std::max(0.0, (w.close_s >= 0 ? std::min(t_s, w.close_s) : t_s) - w.open_s);
+}
+
 // Whether the memory still holds the sampled object (native blocks: always,
 // unless a sealed one held an object).
 bool HeapTracker::still_there(const proc::MemoryReader& mem, const LiveKey& key, const Sample& s) const {
@@ -272,7 +279,7 @@ analysis::Snapshot HeapTracker::snapshot(double t_s, uint64_t full_collections, 
         if (key.family == LS_FAMILY_OBJECT) heap += weight * s.size;
     }
     analysis::Snapshot snap;
-    snap.t_s = t_s;
+    snap.t_s = births_until(t_s);
     snap.full_collections = full_collections;
     snap.collections = collections;
     snap.rss_bytes = rss_bytes;

@@ -94,7 +94,15 @@ public:
     // site whose whole stack one of them is running is counted as running.
     void sample_running(const std::vector<Stack>& thread_stacks);
 
-    // The interval's readings; starts the next interval's running counts.
+    // The time up to which the live estimates at t_s count births: the last
+    // window's samples stand only for their own births until a later window
+    // opens (live_multiplier), so under a budget that is the span before the
+    // last window plus how long it has been open; without a budget, t_s.
+    // It only grows, and stands still while the probes are away.
+    double births_until(double t_s) const;
+
+    // The interval's readings, timed at births_until(t_s) (growth is fitted
+    // against the births it counts); starts the next interval's running counts.
     analysis::Snapshot snapshot(double t_s, uint64_t full_collections, uint64_t collections, uint64_t rss_bytes);
 
     const SiteInfo* site(analysis::SiteId id) const;

@@ -91,6 +91,7 @@ GovernorConfig governor_config(const cli::Config& c) {
     g.budget_pct = cli::budget_pct(c);
     g.escalate = continuous;
     g.window_s = continuous ? 1 : 2;
+    g.max_pause_s = Governor::longest_pause(c.interval_s, g.window_s);
     g.sample_bytes = c.sample_bytes;
     return g;
 }
@@ -284,14 +285,20 @@ private:
             pools_.sweep(*target_.mem);
             auto mem = proc::read_memory_usage(target_.interp.pid);
             if (mem) last_memory_ = *mem;
-            analysis::Snapshot snap = heap_.snapshot(t, full_collections(),
-                                                     last_gc_ ? last_gc_->collections() : 0, last_memory_.rss);
-            if (held_) analyzer_.add(*held_);
-            held_.reset();
-            if (final)
-                analyzer_.add(snap);
-            else
+            // A reading with no window since the last one counts no births
+            // the last did not: nothing new of growth, so it is not taken
+            // (its interval's stack samples count towards the next).
+            if (heap_.births_until(t) > births_read_s_) {
+                analysis::Snapshot snap = heap_.snapshot(t, full_collections(),
+                                                         last_gc_ ? last_gc_->collections() : 0, last_memory_.rss);
+                births_read_s_ = snap.t_s;
+                if (held_) analyzer_.add(*held_);
                 held_ = std::move(snap);
+            }
+            if (final && held_) {
+                analyzer_.add(*held_);
+                held_.reset();
+            }
         } else if (final && held_) {
             commit_held_at_exit();
         }
@@ -508,6 +515,7 @@ private:
     bool warned_ = false;
     analysis::LeakAnalyzer analyzer_;
     std::optional<analysis::Snapshot> held_;  // the latest reading, not yet analysed
+    double births_read_s_ = -1;               // births_until() of the latest reading
     analysis::LeakAnalyzer shown_;            // analyzer_ with held_, for the reports
     double shutdown_reading_s_ = -1;          // a reading left out: taken during shutdown
     LibC libc_;
