@@ -11,6 +11,19 @@
 using namespace leakscope;
 using namespace leakscope::trace;
 
+namespace {
+// Every sample at one line.
+const HeapTracker::StackResolver kOneLine = [](uint64_t, int32_t) {
+    return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0};
+};
+
+// A sample of 100 bytes standing for one object, born at t_s.
+void born(HeapTracker& heap, uint64_t addr, double t_s) {
+    heap.add(ls_sample{.addr = addr, .seq = addr, .stack_id = 1, .type = 0x77, .ts_ns = uint64_t(t_s * 1e9),
+                       .size = 100, .sample_bytes = 1});
+}
+}  // namespace
+
 TEST_CASE("a site runs while its whole stack is on a thread, callees below it allowed", "[heap]") {
     const Stack load = {{"app.py", 23, "<dictcomp>"}, {"app.py", 23, "load"}, {"app.py", 36, "main"}};
     const Stack serve = {{"app.py", 50, "serve"}, {"app.py", 40, "main"}};
@@ -38,7 +51,7 @@ TEST_CASE("a site runs while its whole stack is on a thread, callees below it al
 }
 
 TEST_CASE("each sample is weighed by the sampling distance it was drawn with", "[heap]") {
-    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    HeapTracker heap(0, kOneLine);
     // The budget changed the distance from 4 KiB to 256 KiB between these two.
     heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 1, .size = 100, .sample_bytes = 4096});
     heap.add(ls_sample{.addr = 0x2000, .seq = 2, .stack_id = 1, .type = 0x77, .ts_ns = 1, .size = 100, .sample_bytes = 262144});
@@ -76,17 +89,13 @@ TEST_CASE("native callers do not split a Python line's memory into several sites
 }
 
 TEST_CASE("a sample born in a tracing window stands for the whole span since the previous window", "[heap]") {
-    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
-    auto born = [&](uint64_t addr, double t_s) {
-        heap.add(ls_sample{.addr = addr, .seq = addr, .stack_id = 1, .type = 0x77,
-                           .ts_ns = uint64_t(t_s * 1e9), .size = 100, .sample_bytes = 1});
-    };
+    HeapTracker heap(0, kOneLine);
     // Attached for the first second of ten: a birth stands for ten.
-    born(0x1000, 0.5);
+    born(heap, 0x1000, 0.5);
     heap.probes_detached(1.0);
     // Attached again from 9 s to 10 s: the span since the last window is 9 s.
     heap.probes_attached(9.0);
-    born(0x2000, 9.5);
+    born(heap, 0x2000, 9.5);
     SECTION("the open window's births are scaled as they stand; its live samples count for themselves") {
         const auto snap = heap.snapshot(10.0, 0, 0, 0);
         REQUIRE(snap.sites.size() == 1);
@@ -95,7 +104,7 @@ TEST_CASE("a sample born in a tracing window stands for the whole span since the
     }
     SECTION("a closed window keeps its multiplier, also for a sample delivered late; live, once the next opens") {
         heap.probes_detached(10.0);
-        born(0x3000, 9.9);
+        born(heap, 0x3000, 9.9);
         auto snap = heap.snapshot(20.0, 0, 0, 0);
         REQUIRE(snap.sites.size() == 1);
         CHECK(snap.sites[0].alloc_objects == Approx(1 + 9 + 9));
@@ -107,7 +116,7 @@ TEST_CASE("a sample born in a tracing window stands for the whole span since the
         CHECK(snap.sites[0].live_objects == Approx(1 + 9 + 9));
     }
     SECTION("a death is retired with the weight of its birth") {
-        born(0x1000, 9.6);  // a newer birth at the first sample's address: it died unseen
+        born(heap, 0x1000, 9.6);  // a newer birth at the first sample's address: it died unseen
         heap.probes_detached(10.0);
         heap.probes_attached(20.0);
         const auto snap = heap.snapshot(20.0, 0, 0, 0);
@@ -122,15 +131,11 @@ TEST_CASE("under a budget a reading is timed at the births its estimate counts",
     // One object a second, seen in the windows [0, 1], [9, 10] and [23, 24]:
     // at each reading the live estimate and its time agree on that rate,
     // though the report's own time does not.
-    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
-    auto born = [&](uint64_t addr, double t_s) {
-        heap.add(ls_sample{.addr = addr, .seq = addr, .stack_id = 1, .type = 0x77,
-                           .ts_ns = uint64_t(t_s * 1e9), .size = 100, .sample_bytes = 1});
-    };
-    born(0x1000, 0.5);
+    HeapTracker heap(0, kOneLine);
+    born(heap, 0x1000, 0.5);
     heap.probes_detached(1.0);
     heap.probes_attached(9.0);
-    born(0x2000, 9.5);
+    born(heap, 0x2000, 9.5);
     heap.probes_detached(10.0);
     CHECK(heap.births_until(15.0) == Approx(2));  // window 1 counts only its own second yet
     auto snap = heap.snapshot(15.0, 0, 0, 0);
@@ -138,20 +143,20 @@ TEST_CASE("under a budget a reading is timed at the births its estimate counts",
     CHECK(snap.sites.at(0).live_objects == Approx(2));
     CHECK(heap.births_until(22.0) == Approx(2));  // nothing new while the probes are away
     heap.probes_attached(23.0);
-    born(0x3000, 23.5);
+    born(heap, 0x3000, 23.5);
     CHECK(heap.births_until(23.8) == Approx(10.8));
     heap.probes_detached(24.0);
     snap = heap.snapshot(30.0, 0, 0, 0);
     CHECK(snap.t_s == Approx(11));
     CHECK(snap.sites.at(0).live_objects == Approx(11));
 
-    HeapTracker always(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    HeapTracker always(0, kOneLine);
     CHECK(always.births_until(7.5) == 7.5);
 }
 
 TEST_CASE("probes first attached after the start: the first window stands for the span since the start", "[heap]") {
     // Under a budget the first window opens once the governor has read the cost.
-    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    HeapTracker heap(0, kOneLine);
     heap.probes_attached(0.6);
     heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 620'000'000, .size = 100,
                        .sample_bytes = 1});
@@ -162,7 +167,7 @@ TEST_CASE("probes first attached after the start: the first window stands for th
 }
 
 TEST_CASE("with the probes attached throughout, samples keep their sampling weight", "[heap]") {
-    HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 1, "f"}}, 0}; });
+    HeapTracker heap(0, kOneLine);
     heap.add(ls_sample{.addr = 0x1000, .seq = 1, .stack_id = 1, .type = 0x77, .ts_ns = 2'000'000'000,
                        .size = 100, .sample_bytes = 1});
     for (double t : {3.0, 30.0}) {
