@@ -166,7 +166,8 @@ void Governor::end_window(const CostReading& r) {
     const double wall = r.t_s - phase_start_;
     const double pace = pace_ >= 0 ? pace_ : std::max(0.0, cpu - cost) / wall;  // unknown: as slowed
     const double payable = std::max(0.0, config_.max_pause_s * pace * budget_pct_ / 100 - tail_cost_);
-    const double short_stall = std::min(config_.window_s * 100, config_.max_pause_s * budget_pct_) / (pct * next_cost / cost);
+    const double next_pct = pct * next_cost / cost;
+    const double short_stall = std::min(config_.window_s * 100, config_.max_pause_s * budget_pct_) / next_pct;
     window_pct_ = pct;
     window_ = std::clamp(std::min(short_stall, payable * wall / next_cost), kMinWindowS, config_.window_s);
     pause_start_ = r;
