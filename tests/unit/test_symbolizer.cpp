@@ -128,3 +128,47 @@ TEST_CASE("frames symbolize to file, qualified name and line; reused code addres
     mem.add(code, make_code(0x3000));
     CHECK(sym.symbolize(f)->file == "other.py");
 }
+
+namespace {
+
+// Memory that becomes unreadable, as a target's does when it exits.
+class ExitingMemory : public proc::MemoryReader {
+public:
+    explicit ExitingMemory(const proc::MemoryReader& live) : live_(live) {}
+    bool read(uint64_t addr, void* dst, size_t n) const override { return !exited && live_.read(addr, dst, n); }
+    bool exited = false;
+
+private:
+    const proc::MemoryReader& live_;
+};
+
+}  // namespace
+
+TEST_CASE("after the target exits, code objects are named as last read", "[symbolizer]") {
+    const auto& L = layout311();
+    const uint64_t code_type = 0x7000, code = 0x8000, never_read = 0x9000;
+    proc::SnapshotMemory live;
+    live.add(0x1000, make_str(U"app.py", 1, true));
+    live.add(0x2000, make_str(U"grow", 1, true));
+    std::vector<uint8_t> obj(L.code_size, 0);
+    put_u64(obj, L.object_type, code_type);
+    put_u64(obj, L.code_filename, 0x1000);
+    put_u64(obj, L.code_name, 0x2000);
+    put_u64(obj, L.code_qualname, 0x2000);
+    put_u64(obj, L.code_linetable, 0x4000);  // unmapped: line 0, counted
+    live.add(code, obj);
+    live.add(never_read, obj);
+
+    ExitingMemory mem(live);
+    Symbolizer sym(mem, L, code_type);
+    REQUIRE(sym.symbolize(ls_frame{code, 4, 0, {}})->function == "grow");
+    CHECK_FALSE(sym.symbolize(ls_frame{0x2000, 4, 0, {}}));  // not a code object: dropped
+
+    mem.exited = true;
+    sym.target_gone();
+    CHECK(*sym.symbolize(ls_frame{code, 6, 0, {}}) == Frame{"app.py", 0, "grow"});
+    CHECK_FALSE(sym.symbolize(ls_frame{0x2000, 4, 0, {}}));  // still not a code object
+    auto unseen = sym.symbolize(ls_frame{never_read, 4, 0, {}});
+    CHECK(unseen->function == "<unreadable code object at 0x9000>");
+    CHECK(sym.drops().unreadable_code == 1);
+}

@@ -111,8 +111,6 @@ std::string Symbolizer::read_name(uint64_t addr) {
 
 Symbolizer::CodeInfo Symbolizer::read_info(uint64_t code, const CodeFields& fields) {
     CodeInfo info;
-    info.readable = true;
-    info.fields = fields;
     info.file = read_name(fields.filename);
     info.function = read_name(fields.name);
     auto table_len = mem_.read_as<int64_t>(fields.linetable + layout_.bytes_size);
@@ -133,31 +131,40 @@ Symbolizer::CodeInfo Symbolizer::read_info(uint64_t code, const CodeFields& fiel
 // Code objects are freed and their addresses reused (temporary code from
 // exec(), imports): a cached entry is used only while the code object at that
 // address still has the same name, file and line table. Unreadable code
-// objects are cached too, so that each is counted once.
+// objects are cached too, so that each is counted once. Once the target is
+// gone, entries are used as last read: a stack captured before the exit
+// names code as it was when last seen, no worse than re-reading an address
+// after the capture, as a live target is read.
 const Symbolizer::CodeInfo* Symbolizer::code_info(uint64_t code) {
-    CodeFields fields;
-    const Fields read = read_fields(code, fields);
-    if (read == Fields::NotCode) return nullptr;
-    const bool readable = read == Fields::Read;
     auto it = cache_.find(code);
-    if (it != cache_.end() && it->second.readable == readable && it->second.fields == fields) return &it->second;
-    if (cache_.size() >= kMaxCachedCode) cache_.clear();  // bounded, whatever the target does
+    if (!target_gone_ || it == cache_.end()) {
+        CodeFields fields;
+        const Fields read = read_fields(code, fields);
+        if (it == cache_.end() || it->second.read != read || it->second.fields != fields)
+            it = remember(code, read, fields);
+    }
+    return it->second.read == Fields::NotCode ? nullptr : &it->second;
+}
 
+Symbolizer::Cache::iterator Symbolizer::remember(uint64_t code, Fields read, const CodeFields& fields) {
+    if (cache_.size() >= kMaxCachedCode) cache_.clear();  // bounded, whatever the target does
     CodeInfo info;
-    if (readable) {
+    if (read == Fields::Read) {
         info = read_info(code, fields);
-    } else {
+    } else if (read == Fields::Unreadable) {
         ++drops_.unreadable_code;
         info.file = "<unknown>";
         info.function = "<unreadable code object at " + hex(code) + ">";
     }
-    return &(cache_[code] = std::move(info));
+    info.read = read;
+    info.fields = fields;
+    return cache_.insert_or_assign(code, std::move(info)).first;
 }
 
 std::optional<Frame> Symbolizer::symbolize(const ls_frame& frame) {
     const CodeInfo* info = code_info(frame.code);
     if (!info) return std::nullopt;
-    if (!info->readable) return Frame{info->file, 0, info->function};
+    if (info->read != Fields::Read) return Frame{info->file, 0, info->function};
     // 3.11+: a frame still in its prologue is not shown by CPython itself.
     if (layout_.frame_kind == LS_FRAME_INTERP && frame.owner != layout_.owner_generator &&
         (frame.offset < 0 || frame.offset < info->firsttraceable * 2))

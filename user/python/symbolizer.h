@@ -61,24 +61,30 @@ public:
 
     const SymbolizeDrops& drops() const { return drops_; }
 
+    // The target has exited (or exec'd another program): its code objects
+    // are named as last read from now on.
+    void target_gone() { target_gone_ = true; }
+
 private:
     struct CodeFields {
         uint64_t filename = 0, name = 0, linetable = 0;
         int32_t firstlineno = 0;
         bool operator==(const CodeFields&) const = default;
     };
+    enum class Fields { Read, Unreadable, NotCode };
     struct CodeInfo {
-        bool readable = false;  // false: the code object itself could not be read
+        Fields read = Fields::Unreadable;  // Unreadable: the code object itself
         CodeFields fields;
         std::string file, function;
         std::vector<uint8_t> linetable;
         bool has_linetable = false;
         int firsttraceable = 0;
     };
-    enum class Fields { Read, Unreadable, NotCode };
+    using Cache = std::unordered_map<uint64_t, CodeInfo>;
 
     Fields read_fields(uint64_t code, CodeFields& out) const;
     const CodeInfo* code_info(uint64_t code);
+    Cache::iterator remember(uint64_t code, Fields read, const CodeFields& fields);
     CodeInfo read_info(uint64_t code, const CodeFields& fields);
     std::string read_name(uint64_t addr);
 
@@ -86,7 +92,8 @@ private:
     const PyLayout& layout_;
     uint64_t code_type_;
     SymbolizeDrops drops_;
-    std::unordered_map<uint64_t, CodeInfo> cache_;
+    Cache cache_;
+    bool target_gone_ = false;
 };
 
 }  // namespace leakscope::python

@@ -179,7 +179,9 @@ public:
             }
         }
         tracer_->poll(0);
-        return interval(true, !target_gone && !lineage_.exec_seen() && proc::process_running(target_.interp.pid));
+        const bool readable = !target_gone && !lineage_.exec_seen() && proc::process_running(target_.interp.pid);
+        if (!readable) symbolizer_.target_gone();
+        return interval(true, readable);
     }
 
 private:
@@ -478,8 +480,8 @@ private:
 
     // A growth stack's frames, or (none) what its thread was doing. Named
     // once, when it arrives or at the first report that sees it, while the
-    // target can still be read: after it exits, every frame would read as an
-    // unreadable code object.
+    // target can still be read: after it exits, only code objects read
+    // before are known.
     const NamedStack& named(uint64_t stack_id) {
         auto it = named_stacks_.find(stack_id);
         if (it == named_stacks_.end()) {
