@@ -205,3 +205,40 @@ TEST_CASE("a sealed native block that holds a str is followed as that str", "[he
         CHECK((snap.sites[0].live_bytes > 0) == c.alive);
     }
 }
+
+TEST_CASE("a native block built before the probes go is sealed while frees are still seen", "[heap]") {
+    struct Case {
+        const char* what;
+        double born_s;                     // the window closes at 0.5
+        std::vector<uint8_t> head_before;  // the block's first 16 bytes before the probes go
+        bool alive;                        // at the sweep, its free() unseen and its memory reused
+    };
+    const Case cases[] = {
+        {"built: followed as its str, so its death shows", 0.3, object_head(1, kType), false},
+        {"just born: sealed once the probes are out", 0.495, object_head(1, kType), true},
+        {"not an object: followed until free()", 0.3, object_head(0, 0x1234), true},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        HeapTracker heap(0, [](uint64_t, int32_t) { return std::pair<Stack, uint32_t>{{{"app.py", 3, "f"}}, 0}; },
+                         [](uint64_t addr, uint64_t type) { return addr == kAddr && type == kType ? std::optional<uint64_t>(11) : std::nullopt; });
+        auto s = sample(LS_FAMILY_NATIVE, 4096);
+        s.ts_ns = uint64_t(c.born_s * 1e9);
+        heap.add(s);
+        proc::SnapshotMemory before;
+        before.add(kAddr, c.head_before);
+        heap.seal_window(before, 0.5 - kBuiltS);
+        // Freed while the probes were being removed; malloc's free-list
+        // pointers now over its first words.
+        proc::SnapshotMemory after;
+        after.add(kAddr, object_head(0x4141414141414141, 0x4242));
+        heap.seal_window(after);
+        heap.probes_detached(0.6);
+        FakeLiveMaps live;
+        live.seqs[{LS_FAMILY_NATIVE, kAddr}] = kSeq;
+        heap.sweep(live, after, 1.0, 0);
+        const auto snap = heap.snapshot(1.0, 0, 0, 0);
+        REQUIRE(snap.sites.size() == 1);
+        CHECK((snap.sites[0].live_bytes > 0) == c.alive);
+    }
+}

@@ -77,8 +77,10 @@ void HeapTracker::add(const ls_sample& s) {
     }
     // Born while the probes were being removed, after its window was sealed:
     // sealed now, while it is most likely still itself.
-    if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0)
+    if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0) {
         sample.content = content_(s.addr, s.type);
+        sample.sealed = true;
+    }
     live_[key] = sample;
 }
 
@@ -130,11 +132,12 @@ void HeapTracker::probes_attached(double t_s) {
     else if (windows_.size() == 1 && live_.empty() && totals_.empty()) last.open_s = t_s;  // attached late
 }
 
-void HeapTracker::seal_window(const proc::MemoryReader& mem) {
+void HeapTracker::seal_window(const proc::MemoryReader& mem, double born_before_s) {
     if (!content_ || windows_.back().close_s >= 0) return;
     const size_t open = windows_.size() - 1;
     for (auto& [key, s] : live_) {
-        if (s.window != open || s.content) continue;
+        if (s.window != open || s.sealed || s.born_s >= born_before_s) continue;
+        s.sealed = true;
         if (key.family == LS_FAMILY_OBJECT) {
             s.content = content_(key.addr, s.type);
             continue;

@@ -17,6 +17,7 @@
 // the address are estimated from the rebirths seen in windows (turnover.h).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -54,6 +55,9 @@ struct SiteInfo {
     Stack frames;
 };
 
+// A sample this old has been built: its constructor has filled it in.
+constexpr double kBuiltS = 0.01;
+
 class HeapTracker {
 public:
     // resolve: kernel stack ids (Python, and native for native blocks; -1:
@@ -79,12 +83,15 @@ public:
     // attach if nothing was seen before it.
     void probes_attached(double t_s);
     void probes_detached(double t_s);
-    // Once the probes are out, before probes_detached(): fingerprints the
-    // window's immutable samples, so that an object born at one's address while the probes are
-    // away is not taken for it. A native block that holds such an object (a
-    // str or bytes too large for pymalloc) is followed as that object from
-    // then on: its free() will not be seen.
-    void seal_window(const proc::MemoryReader& mem);
+    // Before probes_detached(): fingerprints the open window's immutable
+    // samples born before born_before_s (each once), so that an object born
+    // at one's address while the probes are away is not taken for it. A
+    // native block that holds such an object (a str or bytes too large for
+    // pymalloc) is followed as that object from then on: its free() will not
+    // be seen. Called just before the probes are removed for the samples
+    // built by then (kBuiltS), as a block freed during the removal is no
+    // longer one; and once they are out for the rest.
+    void seal_window(const proc::MemoryReader& mem, double born_before_s = HUGE_VAL);
 
     // Retires samples that died since the last sweep. full_collections is the
     // target's cumulative count of oldest-generation collections.
@@ -119,7 +126,8 @@ private:
         double born_s;
         analysis::SiteId site;
         size_t window;  // index into windows_
-        std::optional<uint64_t> content;  // set when its window was sealed; then `type` is checked too
+        std::optional<uint64_t> content;  // set when sealed, if immutable; then `type` is checked too
+        bool sealed = false;
         bool sized = true;  // false: its size is read again at the next sweep
         double observed_s = 0;  // in windows since it was seasoned (turnover.h), without a rebirth
     };

@@ -201,6 +201,7 @@ private:
         if (on != tracer_->allocation_probes()) {
             // The window spans from before its breakpoints are in until after they are out.
             if (on) heap_.probes_attached(seconds_since_start());
+            else seal_built_samples();
             tracer_->set_allocation_probes(on);
             if (!on) close_window(seconds_since_start());
             if (auto after = cost_reading()) governor_.switched(*after);
@@ -243,6 +244,14 @@ private:
     // for good. So once the probes are out, the window's samples are read
     // in, those dead by now are retired, and the survivors that cannot change
     // are fingerprinted.
+    // Removing the probes takes 0.05-0.1 s (tracer.cpp): a native block freed
+    // meanwhile, unseen, would count as live for good unless it was
+    // fingerprinted, so the built ones are while frees are still seen.
+    void seal_built_samples() {
+        tracer_->poll(0);
+        heap_.seal_window(*target_.mem, seconds_since_start() - kBuiltS);
+    }
+
     void close_window(double detached_s) {
         tracer_->poll(0);
         heap_.sweep(*tracer_, *target_.mem, detached_s, full_collections());
