@@ -49,6 +49,17 @@ std::vector<uint8_t> object_head(uint64_t refcount, uint64_t type) {
     return head;
 }
 
+// Sweeps at 1 s with the sample still in the kernel's live map (no death seen
+// by the probes): whether its site still has live bytes.
+bool alive_at_sweep(HeapTracker& heap, const proc::MemoryReader& mem, ls_family family) {
+    FakeLiveMaps live;
+    live.seqs[{family, kAddr}] = kSeq;
+    heap.sweep(live, mem, 1.0, 0);
+    const auto snap = heap.snapshot(1.0, 0, 0, 0);
+    REQUIRE(snap.sites.size() == 1);
+    return snap.sites[0].live_bytes > 0;
+}
+
 }  // namespace
 
 TEST_CASE("a sweep keeps what is alive and retires what died", "[heap]") {
@@ -143,12 +154,7 @@ TEST_CASE("a sample sealed at the end of its window dies when its contents chang
             heap.probes_detached(0.5);
         }
         content = c.now;
-        FakeLiveMaps live;
-        live.seqs[{LS_FAMILY_OBJECT, kAddr}] = kSeq;
-        heap.sweep(live, mem, 1.0, 0);
-        const auto snap = heap.snapshot(1.0, 0, 0, 0);
-        REQUIRE(snap.sites.size() == 1);
-        CHECK((snap.sites[0].live_objects > 0) == c.alive);
+        CHECK(alive_at_sweep(heap, mem, LS_FAMILY_OBJECT) == c.alive);
     }
 }
 
@@ -195,14 +201,9 @@ TEST_CASE("a sealed native block that holds a str is followed as that str", "[he
         heap.seal_window(sealed);
         heap.probes_detached(0.5);
         content = c.now;
-        FakeLiveMaps live;
-        live.seqs[{LS_FAMILY_NATIVE, kAddr}] = kSeq;  // its free() was not seen
         proc::SnapshotMemory mem;
         mem.add(kAddr, c.head_now);
-        heap.sweep(live, mem, 1.0, 0);
-        const auto snap = heap.snapshot(1.0, 0, 0, 0);
-        REQUIRE(snap.sites.size() == 1);
-        CHECK((snap.sites[0].live_bytes > 0) == c.alive);
+        CHECK(alive_at_sweep(heap, mem, LS_FAMILY_NATIVE) == c.alive);
     }
 }
 
@@ -234,11 +235,6 @@ TEST_CASE("a native block built before the probes go is sealed while frees are s
         after.add(kAddr, object_head(0x4141414141414141, 0x4242));
         heap.seal_window(after);
         heap.probes_detached(0.6);
-        FakeLiveMaps live;
-        live.seqs[{LS_FAMILY_NATIVE, kAddr}] = kSeq;
-        heap.sweep(live, after, 1.0, 0);
-        const auto snap = heap.snapshot(1.0, 0, 0, 0);
-        REQUIRE(snap.sites.size() == 1);
-        CHECK((snap.sites[0].live_bytes > 0) == c.alive);
+        CHECK(alive_at_sweep(heap, after, LS_FAMILY_NATIVE) == c.alive);
     }
 }
