@@ -77,10 +77,8 @@ void HeapTracker::add(const ls_sample& s) {
     }
     // Born while the probes were being removed, after its window was sealed:
     // sealed now, while it is most likely still itself.
-    if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0) {
+    if (family == LS_FAMILY_OBJECT && content_ && windows_[sample.window].close_s >= 0)
         sample.content = content_(s.addr, s.type);
-        sample.sealed = true;
-    }
     live_[key] = sample;
 }
 

@@ -88,9 +88,9 @@ public:
     // at one's address while the probes are away is not taken for it. A
     // native block that holds such an object (a str or bytes too large for
     // pymalloc) is followed as that object from then on: its free() will not
-    // be seen. Called just before the probes are removed for the samples
-    // built by then (kBuiltS), as a block freed during the removal is no
-    // longer one; and once they are out for the rest.
+    // be seen. Called just before the probes are removed, for the samples
+    // built by then (kBuiltS): a block freed during the removal no longer
+    // reads as the object it held. Then once they are out, for the rest.
     void seal_window(const proc::MemoryReader& mem, double born_before_s = HUGE_VAL);
 
     // Retires samples that died since the last sweep. full_collections is the
@@ -127,7 +127,7 @@ private:
         analysis::SiteId site;
         size_t window;  // index into windows_
         std::optional<uint64_t> content;  // set when sealed, if immutable; then `type` is checked too
-        bool sealed = false;
+        bool sealed = false;  // seal_window() has read it (only the open window's are)
         bool sized = true;  // false: its size is read again at the next sweep
         double observed_s = 0;  // in windows since it was seasoned (turnover.h), without a rebirth
     };

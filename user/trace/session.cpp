@@ -238,12 +238,6 @@ private:
     // Oldest-generation collections so far, from the last GC state read (0 before one).
     uint64_t full_collections() const { return last_gc_ ? last_gc_->full_collections() : 0; }
 
-    // While the probes are attached, a death shows (the memory changes, or a
-    // birth at the address retires the sample); in the pause after, an object
-    // of the same kind reborn at a dead sample's address would pass for it
-    // for good. So once the probes are out, the window's samples are read
-    // in, those dead by now are retired, and the survivors that cannot change
-    // are fingerprinted.
     // Removing the probes takes 0.05-0.1 s (tracer.cpp): a native block freed
     // meanwhile, unseen, would count as live for good unless it was
     // fingerprinted, so the built ones are while frees are still seen.
@@ -252,6 +246,12 @@ private:
         heap_.seal_window(*target_.mem, seconds_since_start() - kBuiltS);
     }
 
+    // While the probes are attached, a death shows (the memory changes, or a
+    // birth at the address retires the sample); in the pause after, an object
+    // of the same kind reborn at a dead sample's address would pass for it
+    // for good. So once the probes are out, the window's samples are read
+    // in, those dead by now are retired, and the survivors that cannot change
+    // and were not sealed before the removal are fingerprinted.
     void close_window(double detached_s) {
         tracer_->poll(0);
         heap_.sweep(*tracer_, *target_.mem, detached_s, full_collections());
